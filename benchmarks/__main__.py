@@ -1,0 +1,16 @@
+"""``make bench``: run every benchmark and print its figures."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import fetch_throughput
+
+
+def main() -> int:
+    results = [fetch_throughput.main()]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

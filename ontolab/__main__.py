@@ -1,0 +1,3 @@
+from ontolab.cli import main
+
+main()

@@ -1,0 +1,290 @@
+"""What the pipeline writes: runs, sources, plans, fetch results and events.
+
+Files first, then one transaction per fact; every write is an upsert keyed on natural keys, so
+re-running a pull never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ontolab._version import __version__
+from ontolab.catalog._duckdb import DuckDBCatalog, utcnow
+from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
+
+
+@dataclass(frozen=True)
+class Event:
+    event: str
+    level: str = "info"
+    run_id: str | None = None
+    ontology: str | None = None
+    version: str | None = None
+    stage: str | None = None
+    duration_s: float | None = None
+    error_code: str | None = None
+    message: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+def _insert_event(con: duckdb.DuckDBPyConnection, e: Event) -> None:
+    con.execute(
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            uuid.uuid4().hex,
+            utcnow(),
+            e.run_id,
+            e.level,
+            e.event,
+            e.ontology,
+            e.version,
+            e.stage,
+            e.duration_s,
+            e.error_code,
+            e.message,
+            json.dumps(e.payload) if e.payload else None,
+        ],
+    )
+
+
+class Recorder:
+    """Writes pipeline facts into a catalog; reads back what the fetcher needs."""
+
+    def __init__(self, catalog: DuckDBCatalog, run_id: str | None = None) -> None:
+        self.catalog = catalog
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+
+    # -- runs ------------------------------------------------------------------------------
+    def start_run(self, command: str) -> None:
+        with self.catalog.transaction() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, command, started_at, ontolab_version) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [self.run_id, command, utcnow(), __version__],
+            )
+
+    def finish_run(self, status: str) -> None:
+        with self.catalog.transaction() as con:
+            con.execute(
+                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
+                [utcnow(), status, self.run_id],
+            )
+
+    def event(self, event: Event) -> None:
+        with self.catalog.transaction() as con:
+            _insert_event(con, _with_run(event, self.run_id))
+
+    # -- plans -----------------------------------------------------------------------------
+    def record_plan(self, plan: Plan, sources: Iterable[Source]) -> None:
+        now = utcnow()
+        with self.catalog.transaction() as con:
+            for source in sources:
+                _upsert_source(con, source, now)
+            for item in plan.items:
+                con.execute(
+                    "INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [
+                        self.run_id,
+                        item.ontology,
+                        item.resolver,
+                        item.url,
+                        item.version,
+                        item.version_iri,
+                        item.expected_size,
+                        item.etag,
+                        item.last_modified,
+                        item.content_type,
+                        item.licence,
+                        now,
+                    ],
+                )
+
+    def last_plan(self) -> list[PlanItem]:
+        """The items of the most recent stored plan, one per ontology."""
+        with self.catalog.reader() as con:
+            rows = con.execute(
+                "SELECT ontology, resolver, url, version, version_iri, expected_size, etag, "
+                "last_modified, content_type, licence FROM plans "
+                "QUALIFY row_number() OVER (PARTITION BY ontology ORDER BY planned_at DESC) = 1 "
+                "ORDER BY ontology"
+            ).fetchall()
+        return [
+            PlanItem(
+                ontology=r[0],
+                resolver=r[1],
+                url=r[2],
+                version=r[3],
+                version_iri=r[4],
+                expected_size=r[5],
+                etag=r[6],
+                last_modified=r[7],
+                content_type=r[8],
+                licence=r[9],
+            )
+            for r in rows
+        ]
+
+    # -- fetch -----------------------------------------------------------------------------
+    def last_artifact(self, item: PlanItem) -> Artifact | None:
+        """The newest artifact fetched from ``item.url`` for the ontology, if any."""
+        return self.known_artifact(item.ontology, item.url)
+
+    def known_artifact(self, ontology: str, url: str) -> Artifact | None:
+        """The newest artifact of ``ontology`` requested from, or redirected to, ``url``."""
+        with self.catalog.reader() as con:
+            row = con.execute(
+                "SELECT a.url, a.sha256, a.size, a.store_path, a.final_url, a.etag, "
+                "a.last_modified, a.content_type, a.resolver, a.version, a.fetched_at, "
+                "v.version_iri FROM artifacts a LEFT JOIN versions v "
+                "ON v.ontology = a.ontology AND v.version = a.version "
+                "WHERE a.ontology = ? AND (a.url = ? OR a.final_url = ?) "
+                "ORDER BY a.fetched_at DESC LIMIT 1",
+                [ontology, url, url],
+            ).fetchone()
+        if row is None:
+            return None
+        return Artifact(
+            ontology=ontology,
+            url=row[0],
+            sha256=row[1],
+            size=row[2],
+            path=Path(row[3]),
+            final_url=row[4],
+            etag=row[5],
+            last_modified=row[6],
+            content_type=row[7],
+            resolver=row[8],
+            version=row[9],
+            fetched_at=row[10],
+            version_iri=row[11],
+        )
+
+    def record_fetch(self, result: FetchResult, version: str | None = None) -> None:
+        """One transaction: the artifact, its version row and an event."""
+        item, art = result.item, result.artifact
+        now = utcnow()
+        with self.catalog.transaction() as con:
+            if result.outcome == "failed" or art is None:
+                _insert_event(
+                    con,
+                    Event(
+                        "fetch.failed",
+                        level="error",
+                        run_id=self.run_id,
+                        ontology=item.ontology,
+                        stage="fetch",
+                        duration_s=result.elapsed_s,
+                        error_code=result.error_code,
+                        message=result.message,
+                        payload={"url": item.url, "reason": result.reason},
+                    ),
+                )
+                return
+            label = version or art.version or item.version or f"sha256-{art.sha256[:12]}"
+            con.execute(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (ontology, url, sha256) DO UPDATE SET etag = excluded.etag, "
+                "last_modified = excluded.last_modified, final_url = excluded.final_url, "
+                "fetched_at = excluded.fetched_at, run_id = excluded.run_id",
+                [
+                    item.ontology,
+                    item.url,
+                    art.sha256,
+                    art.size,
+                    art.final_url,
+                    art.etag,
+                    art.last_modified,
+                    art.content_type,
+                    art.resolver,
+                    label,
+                    str(art.path),
+                    _naive(art.fetched_at) or now,
+                    art.elapsed_s,
+                    json.dumps(list(art.redirects)),
+                    self.run_id,
+                ],
+            )
+            con.execute(
+                "INSERT INTO versions (ontology, version, version_iri, licence, status, resolver, "
+                "sha256, run_id, created_at, updated_at, provenance) "
+                "VALUES (?, ?, ?, ?, 'staged', ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (ontology, version) DO UPDATE SET updated_at = excluded.updated_at",
+                [
+                    item.ontology,
+                    label,
+                    art.version_iri or item.version_iri,
+                    item.licence,
+                    item.resolver,
+                    art.sha256,
+                    self.run_id,
+                    now,
+                    now,
+                    json.dumps(
+                        {
+                            "url": item.url,
+                            "final_url": art.final_url,
+                            "redirects": list(art.redirects),
+                            "ontolab": __version__,
+                        }
+                    ),
+                ],
+            )
+            con.execute(
+                "UPDATE sources SET last_checked = ? WHERE ontology = ?", [now, item.ontology]
+            )
+            _insert_event(
+                con,
+                Event(
+                    f"fetch.{result.outcome}",
+                    run_id=self.run_id,
+                    ontology=item.ontology,
+                    version=label,
+                    stage="fetch",
+                    duration_s=result.elapsed_s,
+                    payload={
+                        "url": item.url,
+                        "sha256": art.sha256,
+                        "bytes": result.bytes_transferred,
+                        "resumed_from": result.resumed_from,
+                        "attempts": result.attempts,
+                    },
+                ),
+            )
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=None) if value is not None and value.tzinfo else value
+
+
+def _with_run(event: Event, run_id: str) -> Event:
+    if event.run_id:
+        return event
+    return Event(**{**event.__dict__, "run_id": run_id})
+
+
+def _upsert_source(con: duckdb.DuckDBPyConnection, source: Source, now: datetime) -> None:
+    con.execute(
+        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ontology) DO UPDATE SET "
+        "resolvers = excluded.resolvers, origin = excluded.origin, "
+        "title = coalesce(excluded.title, sources.title), "
+        "licence = coalesce(excluded.licence, sources.licence), "
+        "last_checked = excluded.last_checked",
+        [
+            source.id,
+            ",".join(source.resolvers),
+            source.origin,
+            source.title,
+            source.licence,
+            now,
+            now,
+        ],
+    )

@@ -1,0 +1,113 @@
+"""The catalog schema as ordered, forward-only migrations.
+
+Each migration runs once, in one transaction, and records itself in ``schema_version``. The SQL
+is the portable subset DuckDB and PostgreSQL share, so one list serves both backends.
+Tables are shaped for the later stages (status, latest pointer, validations) already: a
+version's ``status`` moves staged → good/rejected/failed, and artifacts keep every fetch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "core: runs, sources, plans, versions, artifacts, events",
+        (
+            """CREATE TABLE runs (
+                run_id VARCHAR PRIMARY KEY,
+                command VARCHAR NOT NULL,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                status VARCHAR NOT NULL DEFAULT 'running',
+                ontolab_version VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE sources (
+                ontology VARCHAR PRIMARY KEY,
+                resolvers VARCHAR NOT NULL,
+                origin VARCHAR NOT NULL,
+                title VARCHAR,
+                licence VARCHAR,
+                first_seen TIMESTAMP NOT NULL,
+                last_checked TIMESTAMP NOT NULL
+            )""",
+            """CREATE TABLE plans (
+                run_id VARCHAR NOT NULL,
+                ontology VARCHAR NOT NULL,
+                resolver VARCHAR NOT NULL,
+                url VARCHAR NOT NULL,
+                version VARCHAR,
+                version_iri VARCHAR,
+                expected_size BIGINT,
+                etag VARCHAR,
+                last_modified VARCHAR,
+                content_type VARCHAR,
+                licence VARCHAR,
+                planned_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (run_id, ontology)
+            )""",
+            """CREATE TABLE versions (
+                ontology VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                version_iri VARCHAR,
+                release_date DATE,
+                licence VARCHAR,
+                status VARCHAR NOT NULL
+                    CHECK (status IN ('staged', 'good', 'rejected', 'failed')),
+                reason VARCHAR,
+                resolver VARCHAR,
+                sha256 VARCHAR NOT NULL,
+                run_id VARCHAR,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                provenance VARCHAR,
+                PRIMARY KEY (ontology, version)
+            )""",
+            """CREATE TABLE artifacts (
+                ontology VARCHAR NOT NULL,
+                url VARCHAR NOT NULL,
+                sha256 VARCHAR NOT NULL,
+                size BIGINT NOT NULL,
+                final_url VARCHAR,
+                etag VARCHAR,
+                last_modified VARCHAR,
+                content_type VARCHAR,
+                resolver VARCHAR,
+                version VARCHAR,
+                store_path VARCHAR NOT NULL,
+                fetched_at TIMESTAMP NOT NULL,
+                elapsed_s DOUBLE,
+                redirects VARCHAR,
+                run_id VARCHAR,
+                PRIMARY KEY (ontology, url, sha256)
+            )""",
+            "CREATE INDEX artifacts_by_sha ON artifacts (sha256)",
+            """CREATE TABLE events (
+                event_id VARCHAR PRIMARY KEY,
+                ts TIMESTAMP NOT NULL,
+                run_id VARCHAR,
+                level VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,
+                ontology VARCHAR,
+                version VARCHAR,
+                stage VARCHAR,
+                duration_s DOUBLE,
+                error_code VARCHAR,
+                message VARCHAR,
+                payload VARCHAR
+            )""",
+            "CREATE INDEX events_by_ts ON events (ts)",
+        ),
+    ),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version

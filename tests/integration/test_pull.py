@@ -1,0 +1,228 @@
+"""Acceptance of the fetch stage against the real local mirror with real ontology files."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ontolab import pipeline
+from ontolab.settings import OntolabSettings
+from ontolab.testing import Fault, Mirror, hpo_obo_path, kisao_owl_path
+
+pytestmark = pytest.mark.integration
+Settings = Callable[..., OntolabSettings]
+HP_SHA = hashlib.sha256(hpo_obo_path().read_bytes()).hexdigest()
+KISAO_SHA = hashlib.sha256(kisao_owl_path().read_bytes()).hexdigest()
+
+
+def stored_blobs(settings: OntolabSettings) -> list[Path]:
+    root = settings.data_dir / "store"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def catalog_rows(settings: OntolabSettings, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(settings.data_dir / "catalog.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_pull_follows_the_purl_to_the_release_and_records_it(
+    mirror: Mirror, mirror_settings: Settings
+) -> None:
+    settings = mirror_settings()
+    receipt = pipeline.pull(settings=settings)
+    row = receipt.rows[0]
+    assert (row.ontology, row.version, row.outcome, row.sha256) == (
+        "hp",
+        "2025-01-16",
+        "fetched",
+        HP_SHA,
+    )
+    assert [p.name for p in stored_blobs(settings)] == [HP_SHA]
+    art = catalog_rows(settings, "SELECT url, final_url, sha256, size, etag FROM artifacts")
+    # the plan resolved the PURL to its release, which is what was fetched
+    assert art[0][0].endswith("/obo/hp/releases/2025-01-16/hp.obo")
+    assert art[0][1] == art[0][0]
+    assert art[0][3] == hpo_obo_path().stat().st_size
+    assert art[0][4]
+    assert catalog_rows(settings, "SELECT ontology, version, status FROM versions") == [
+        ("hp", "2025-01-16", "staged")
+    ]
+
+
+def test_rerun_with_nothing_changed_moves_no_body_bytes(
+    mirror: Mirror, mirror_settings: Settings
+) -> None:
+    settings = mirror_settings()
+    pipeline.pull(settings=settings)
+    mirror.clear_log()
+    receipt = pipeline.pull(settings=settings)
+    assert receipt.rows[0].outcome == "unchanged"
+    file_requests = [r for r in mirror.requests if "/releases/" in r.path and r.method == "GET"]
+    fetches = [r for r in file_requests if r.range is None]
+    assert [r.status for r in fetches] == [304]
+    assert sum(r.bytes_sent for r in fetches) == 0
+    # idempotent: still one artifact and one version row
+    assert catalog_rows(settings, "SELECT count(*) FROM artifacts") == [(1,)]
+    assert catalog_rows(settings, "SELECT count(*) FROM versions") == [(1,)]
+
+
+def test_reset_at_60_percent_resumes_with_range(mirror: Mirror, mirror_settings: Settings) -> None:
+    settings = mirror_settings()
+    # the whole-file download, not the plan's 64 KiB probe read
+    mirror.inject("*/releases/*", Fault.reset(at_fraction=0.6), times=1, ranged=False)
+    receipt = pipeline.pull(settings=settings)
+    row = receipt.rows[0]
+    size = hpo_obo_path().stat().st_size
+    assert row.outcome == "fetched" and row.sha256 == HP_SHA
+    gets = [r for r in mirror.requests if "/releases/" in r.path and r.method == "GET"]
+    resumed = [r for r in gets if r.range and not r.range.startswith("bytes=0-")]
+    assert resumed and resumed[-1].status == 206
+    assert row.bytes_transferred <= 1.1 * size
+    assert stored_blobs(settings)[0].read_bytes() == hpo_obo_path().read_bytes()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured_then_succeeds(
+    mirror: Mirror, mirror_settings: Settings, status: int
+) -> None:
+    settings = mirror_settings()
+    mirror.inject("*/releases/*", Fault.status(status, retry_after=2), times=1)
+    receipt = pipeline.pull(settings=settings)
+    assert receipt.rows[0].outcome == "fetched"
+    log = [r for r in mirror.requests if "/releases/" in r.path]
+    throttled = next(r for r in log if r.status == status)
+    retry = next(r for r in log if r.started > throttled.started and r.method == throttled.method)
+    assert retry.started - throttled.started >= 2.0
+    assert retry.status in (200, 206)
+
+
+def test_exhausted_retries_fail_with_a_code_and_store_nothing(
+    mirror: Mirror, mirror_settings: Settings
+) -> None:
+    settings = mirror_settings(retries=2)
+    mirror.inject("*/releases/*", Fault.status(503), times=None)
+    receipt = pipeline.pull(settings=settings)
+    row = receipt.rows[0]
+    assert (row.outcome, row.error_code) == ("failed", "E_HTTP_503")
+    assert "gave up after 3 attempts" in (row.message or "")
+    assert not receipt.ok
+    assert stored_blobs(settings) == []
+    assert catalog_rows(settings, "SELECT count(*) FROM artifacts") == [(0,)]
+    assert catalog_rows(settings, "SELECT error_code FROM events WHERE event LIKE '%.failed'") == [
+        ("E_HTTP_503",)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "code"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "E_POLICY_METADATA_ADDRESS"),
+        ("http://10.0.0.1/x.owl", "E_POLICY_PRIVATE_ADDRESS"),
+    ],
+)
+def test_redirect_to_private_addresses_is_refused(
+    mirror: Mirror, mirror_settings: Settings, target: str, code: str
+) -> None:
+    settings = mirror_settings(
+        ontologies=[{"id": "kisao", "resolver": "url", "url": f"{mirror.base_url}/files/kisao.owl"}]
+    )
+    mirror.inject("/files/kisao.owl", Fault.redirect_to(target), times=None)
+    receipt = pipeline.pull(settings=settings)
+    assert (receipt.rows[0].outcome, receipt.rows[0].error_code) == ("failed", code)
+    assert stored_blobs(settings) == []
+
+
+def test_loopback_is_refused_unless_allow_listed(mirror: Mirror, mirror_settings: Settings) -> None:
+    settings = mirror_settings(allowed_hosts=["*"])  # every *public* host
+    receipt = pipeline.pull(settings=settings)
+    assert receipt.rows[0].error_code == "E_POLICY_PRIVATE_ADDRESS"
+    assert mirror.requests == []  # refused before any connection was made
+
+
+def test_truncated_body_is_never_stored(mirror: Mirror, mirror_settings: Settings) -> None:
+    settings = mirror_settings(retries=0)
+    mirror.inject("*/releases/*", Fault.truncate(at_fraction=0.5), times=None)
+    receipt = pipeline.pull(settings=settings)
+    assert receipt.rows[0].error_code == "E_NET_TRUNCATED"
+    assert stored_blobs(settings) == []
+
+
+def test_wrong_bytes_with_a_pin_are_rejected(mirror: Mirror, mirror_settings: Settings) -> None:
+    url = f"{mirror.base_url}/files/kisao.owl"
+    settings = mirror_settings(
+        ontologies=[{"id": "kisao", "resolver": "url", "url": url, "sha256": KISAO_SHA}]
+    )
+    mirror.inject("/files/kisao.owl", Fault.wrong_bytes(), times=None)
+    receipt = pipeline.pull(settings=settings)
+    assert (receipt.rows[0].error_code, receipt.rows[0].reason) == (
+        "E_FETCH_PIN_MISMATCH",
+        "hash_mismatch",
+    )
+    assert stored_blobs(settings) == []
+    mirror.clear_faults()
+    assert pipeline.pull(settings=settings).rows[0].sha256 == KISAO_SHA
+
+
+def test_new_upstream_release_is_fetched_and_both_versions_kept(
+    mirror: Mirror, mirror_settings: Settings, tmp_path: Path
+) -> None:
+    settings = mirror_settings()
+    pipeline.pull(settings=settings)
+    newer = tmp_path / "hp-new.obo"
+    newer.write_bytes(
+        hpo_obo_path().read_bytes().replace(b"hp/releases/2025-01-16", b"hp/releases/2025-03-03")
+    )
+    mirror.publish("hp", "2025-03-03", newer, filename="hp.obo")
+    receipt = pipeline.pull(settings=settings)
+    assert (receipt.rows[0].version, receipt.rows[0].outcome) == ("2025-03-03", "fetched")
+    assert catalog_rows(settings, "SELECT version FROM versions ORDER BY version") == [
+        ("2025-01-16",),
+        ("2025-03-03",),
+    ]
+    assert len(stored_blobs(settings)) == 2
+
+
+def test_lock_pins_and_pull_lock_reproduces_exactly(
+    mirror: Mirror, mirror_settings: Settings, tmp_path: Path
+) -> None:
+    settings = mirror_settings()
+    lock_path = tmp_path / "ontolab.lock"
+    locked, written = pipeline.lock_plan(settings=settings, path=lock_path)
+    assert written == lock_path
+    assert locked["hp"].sha256 == HP_SHA
+    newer = tmp_path / "hp-new.obo"
+    newer.write_bytes(
+        hpo_obo_path().read_bytes().replace(b"hp/releases/2025-01-16", b"hp/releases/2025-03-03")
+    )
+    mirror.publish("hp", "2025-03-03", newer, filename="hp.obo")
+
+    name, changes, _ = pipeline.plan_diff(settings=settings, lock_path=lock_path)
+    assert name == "lock"
+    assert changes[0].fields["version"] == ("2025-01-16", "2025-03-03")
+
+    # a fresh data dir, upstream moved on: pull --lock still brings the locked bytes
+    fresh = settings.model_copy(update={"data_dir": tmp_path / "fresh"})
+    receipt = pipeline.pull(settings=fresh, lock=lock_path)
+    assert (receipt.rows[0].sha256, receipt.rows[0].version) == (HP_SHA, "2025-01-16")
+    mirror.clear_log()
+    again = pipeline.pull(settings=fresh, lock=lock_path)
+    assert again.rows[0].sha256 == HP_SHA
+    assert mirror.requests == []  # pinned bytes already stored: no network at all
+
+
+def test_plan_reports_version_and_size_without_downloading(
+    mirror: Mirror, mirror_settings: Settings
+) -> None:
+    settings = mirror_settings()
+    planned = pipeline.plan(settings=settings)
+    item = planned["hp"]
+    assert (item.version, item.expected_size) == ("2025-01-16", hpo_obo_path().stat().st_size)
+    assert item.etag
+    assert mirror.body_bytes_sent() <= 64 * 1024
