@@ -2,14 +2,15 @@
 
 ontolab's figure covers the whole safe path: download, sha256 while streaming, fsync, atomic
 rename into the content-addressed store. Targets (issue 2): >= 0.7x curl and >= 3x pooch.
-Each tool is measured ``ROUNDS`` times against the same local mirror; the best run counts
-(loopback noise only ever slows a run down).
+Each tool is measured ``ROUNDS`` times against the same local mirror, rounds interleaved;
+ratios compare medians.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -23,81 +24,70 @@ from ontolab.settings import HttpSettings
 from ontolab.testing import Mirror, write_synthetic_owl
 
 SIZE = int(os.environ.get("ONTOLAB_BENCH_FETCH_BYTES", "150000000"))
-ROUNDS = int(os.environ.get("ONTOLAB_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("ONTOLAB_BENCH_ROUNDS", "5"))
 
 
-def _best(label: str, run: Callable[[], int]) -> float:
-    speeds = []
+def _measure(runs: dict[str, Callable[[], int]]) -> dict[str, list[float]]:
+    """MB/s of each runner; rounds interleave the runners so machine noise hits all alike."""
+    speeds: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(ROUNDS):
-        started = time.perf_counter()
-        size = run()
-        speeds.append(size / (time.perf_counter() - started) / 1e6)
-    best = max(speeds)
-    print(f"  {label:<44} {best:8.0f} MB/s   (runs: {', '.join(f'{s:.0f}' for s in speeds)})")
-    return best
+        for label, run in runs.items():
+            started = time.perf_counter()
+            size = run()
+            speeds[label].append(size / (time.perf_counter() - started) / 1e6)
+    for label, values in speeds.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        print(f"  {label:<44} median {statistics.median(values):6.0f} MB/s   (runs: {shown})")
+    return speeds
+
+
+def _ratio(name: str, value: float, target: float) -> bool:
+    verdict = "ok" if value >= target else "MISSED"
+    print(f"  {name:<16} = {value:.2f}x  (target >= {target}x) {verdict}")
+    return value >= target
 
 
 def main() -> bool:
+    import pooch
+
+    pooch.get_logger().setLevel("WARNING")  # its own logger, outside logging's tree
     work = Path(tempfile.mkdtemp(prefix="ontolab-bench-"))
     try:
         source = write_synthetic_owl(work / "big.owl", target_bytes=SIZE)
-        size = source.stat().st_size
-        with Mirror() as mirror:
+        with Mirror() as mirror, HttpSession(HttpSettings(allowed_hosts=[mirror.host_port])) as s:
             mirror.add_file("big.owl", source)
             url = f"{mirror.base_url}/files/big.owl"
             print(
-                f"fetch throughput: {size / 1e6:.0f} MB synthetic OWL over loopback, "
-                f"best of {ROUNDS}"
+                f"fetch throughput: {source.stat().st_size / 1e6:.0f} MB synthetic OWL over "
+                f"loopback, {ROUNDS} interleaved rounds"
             )
-            figures = {}
-            if shutil.which("curl"):
+
+            def curl() -> int:
                 out = work / "curl.out"
-
-                def curl() -> int:
-                    subprocess.run(["curl", "-sS", "-o", str(out), url], check=True)
-                    return out.stat().st_size
-
-                figures["curl"] = _best("curl -o FILE", curl)
-            else:
-                print("  curl not found: skipping that baseline")
-
-            import pooch
-
-            pooch_dir = work / "pooch"
+                subprocess.run(["curl", "-sS", "-o", str(out), url], check=True)
+                return out.stat().st_size
 
             def pooch_retrieve() -> int:
-                shutil.rmtree(pooch_dir, ignore_errors=True)
-                path = pooch.retrieve(url, known_hash=None, path=pooch_dir, progressbar=False)
+                shutil.rmtree(work / "pooch", ignore_errors=True)
+                path = pooch.retrieve(url, known_hash=None, path=work / "pooch", progressbar=False)
                 return Path(path).stat().st_size
 
-            import logging
+            def ontolab_fetch() -> int:
+                shutil.rmtree(work / "store", ignore_errors=True)
+                item = PlanItem(ontology="big", resolver="url", url=url)
+                return download(s, ContentStore(work / "store"), item).artifact.size
 
-            logging.getLogger("pooch").setLevel(logging.WARNING)
-            figures["pooch"] = _best("pooch.retrieve (defaults)", pooch_retrieve)
-
-            settings = HttpSettings(allowed_hosts=[mirror.host_port])
-            with HttpSession(settings) as session:
-
-                def ontolab_fetch() -> int:
-                    shutil.rmtree(work / "store", ignore_errors=True)
-                    item = PlanItem(ontology="big", resolver="url", url=url)
-                    done = download(session, ContentStore(work / "store"), item)
-                    return done.artifact.size
-
-                figures["ontolab"] = _best(
-                    "ontolab download+sha256+fsync+atomic store", ontolab_fetch
-                )
-        ok = True
-        if "curl" in figures:
-            ratio = figures["ontolab"] / figures["curl"]
-            ok &= ratio >= 0.7
-            verdict = "ok" if ratio >= 0.7 else "MISSED"
-            print(f"  ontolab / curl  = {ratio:.2f}x  (target >= 0.7x) {verdict}")
-        ratio = figures["ontolab"] / figures["pooch"]
-        ok &= ratio >= 3
-        print(
-            f"  ontolab / pooch = {ratio:.2f}x  (target >= 3x) {'ok' if ratio >= 3 else 'MISSED'}"
-        )
+            runs = {"pooch.retrieve (defaults)": pooch_retrieve}
+            if shutil.which("curl"):
+                runs["curl -o FILE"] = curl
+            else:
+                print("  curl not found: skipping that baseline")
+            runs["ontolab download+sha256+fsync+atomic store"] = ontolab_fetch
+            speeds = {k: statistics.median(v) for k, v in _measure(runs).items()}
+        ours = speeds["ontolab download+sha256+fsync+atomic store"]
+        ok = _ratio("ontolab / pooch", ours / speeds["pooch.retrieve (defaults)"], 3)
+        if "curl -o FILE" in speeds:
+            ok &= _ratio("ontolab / curl", ours / speeds["curl -o FILE"], 0.7)
         return ok
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -55,8 +55,10 @@ class _Run:
         self.settings = settings
         self.run_id = uuid.uuid4().hex[:12]
         self.session = HttpSession.from_settings(settings, transport=transport)
-        catalog = open_catalog(settings.catalog_url, lock_timeout_s=settings.catalog_lock_timeout_s)
-        self.recorder = Recorder(catalog, self.run_id)
+        self.catalog = open_catalog(
+            settings.catalog_url, lock_timeout_s=settings.catalog_lock_timeout_s
+        )
+        self.recorder = Recorder(self.catalog, self.run_id)
         self.command = command
         self.started = datetime.now(UTC)
 
@@ -71,6 +73,8 @@ class _Run:
         except OntolabError:
             if exc_type is None:
                 raise
+        finally:
+            self.catalog.close()
 
     def plan(self, ids: Sequence[str] | None) -> tuple[Plan, list[Source]]:
         sources = sources_for(ids, self.settings)

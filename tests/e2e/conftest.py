@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ontolab.testing import Mirror, hpo_obo_path, kisao_owl_path
+from ontolab.testing import Mirror
 
 
 @dataclass
@@ -25,14 +25,6 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
-
-
-@pytest.fixture
-def mirror() -> Iterator[Mirror]:
-    with Mirror() as running:
-        running.publish("hp", "2025-01-16", hpo_obo_path(), filename="hp.obo")
-        running.publish("kisao", "2.34", kisao_owl_path(), filename="kisao.owl")
-        yield running
 
 
 @pytest.fixture

@@ -73,3 +73,11 @@ def test_str_carries_code_and_context_and_with_context_fills_gaps() -> None:
 
 def test_exit_table_ends_with_the_root() -> None:
     assert EXIT_CODES[-1][0] is OntolabError
+
+
+def test_receipt_rows_map_to_exit_codes() -> None:
+    from ontolab.cli._output import exit_code_for_rows
+
+    assert exit_code_for_rows([]) == 0
+    assert exit_code_for_rows(["network", "not_found"]) == 1
+    assert exit_code_for_rows(["network", "storage"]) == 3
