@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
@@ -92,3 +93,28 @@ def mirror_settings(tmp_path: Path, mirror: Mirror) -> Callable[..., OntolabSett
         )
 
     return make
+
+
+@pytest.fixture
+def stored_blobs() -> Callable[[OntolabSettings], list[Path]]:
+    """The files in a data dir's content-addressed store."""
+
+    def blobs(settings: OntolabSettings) -> list[Path]:
+        root = settings.data_dir / "store"
+        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+    return blobs
+
+
+@pytest.fixture
+def catalog_rows() -> Callable[[OntolabSettings, str], list[tuple[object, ...]]]:
+    """Rows of a query against a settings' catalog file, read-only."""
+
+    def rows(settings: OntolabSettings, sql: str) -> list[tuple[object, ...]]:
+        con = duckdb.connect(str(settings.data_dir / "catalog.duckdb"), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    return rows

@@ -111,27 +111,14 @@ class Recorder:
     def last_plan(self) -> list[PlanItem]:
         """The items of the most recent stored plan, one per ontology."""
         with self.catalog.reader() as con:
-            rows = con.execute(
-                "SELECT ontology, resolver, url, version, version_iri, expected_size, etag, "
-                "last_modified, content_type, licence FROM plans "
-                "QUALIFY row_number() OVER (PARTITION BY ontology ORDER BY planned_at DESC) = 1 "
-                "ORDER BY ontology"
-            ).fetchall()
-        return [
-            PlanItem(
-                ontology=r[0],
-                resolver=r[1],
-                url=r[2],
-                version=r[3],
-                version_iri=r[4],
-                expected_size=r[5],
-                etag=r[6],
-                last_modified=r[7],
-                content_type=r[8],
-                licence=r[9],
+            rows = _dicts(
+                con.execute(
+                    "SELECT ontology, resolver, url, version, version_iri, expected_size, etag, "
+                    "last_modified, content_type, licence FROM plans QUALIFY row_number() "
+                    "OVER (PARTITION BY ontology ORDER BY planned_at DESC) = 1 ORDER BY ontology"
+                )
             )
-            for r in rows
-        ]
+        return [PlanItem(**row) for row in rows]
 
     # -- fetch -----------------------------------------------------------------------------
     def last_artifact(self, item: PlanItem) -> Artifact | None:
@@ -141,32 +128,21 @@ class Recorder:
     def known_artifact(self, ontology: str, url: str) -> Artifact | None:
         """The newest artifact of ``ontology`` requested from, or redirected to, ``url``."""
         with self.catalog.reader() as con:
-            row = con.execute(
-                "SELECT a.url, a.sha256, a.size, a.store_path, a.final_url, a.etag, "
-                "a.last_modified, a.content_type, a.resolver, a.version, a.fetched_at, "
-                "v.version_iri FROM artifacts a LEFT JOIN versions v "
-                "ON v.ontology = a.ontology AND v.version = a.version "
-                "WHERE a.ontology = ? AND (a.url = ? OR a.final_url = ?) "
-                "ORDER BY a.fetched_at DESC LIMIT 1",
-                [ontology, url, url],
-            ).fetchone()
-        if row is None:
+            rows = _dicts(
+                con.execute(
+                    "SELECT a.url, a.sha256, a.size, a.store_path AS path, a.final_url, a.etag, "
+                    "a.last_modified, a.content_type, a.resolver, a.version, a.fetched_at, "
+                    "v.version_iri FROM artifacts a LEFT JOIN versions v "
+                    "ON v.ontology = a.ontology AND v.version = a.version "
+                    "WHERE a.ontology = ? AND (a.url = ? OR a.final_url = ?) "
+                    "ORDER BY a.fetched_at DESC LIMIT 1",
+                    [ontology, url, url],
+                )
+            )
+        if not rows:
             return None
-        return Artifact(
-            ontology=ontology,
-            url=row[0],
-            sha256=row[1],
-            size=row[2],
-            path=Path(row[3]),
-            final_url=row[4],
-            etag=row[5],
-            last_modified=row[6],
-            content_type=row[7],
-            resolver=row[8],
-            version=row[9],
-            fetched_at=row[10],
-            version_iri=row[11],
-        )
+        row = rows[0]
+        return Artifact(ontology=ontology, **{**row, "path": Path(row["path"])})
 
     def record_fetch(self, result: FetchResult, version: str | None = None) -> None:
         """One transaction: the artifact, its version row and an event."""
@@ -259,6 +235,12 @@ class Recorder:
                     },
                 ),
             )
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by column name, so SELECT aliases map onto value objects."""
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -25,24 +24,15 @@ from ontolab.testing import Fault, Mirror, hpo_obo_path, kisao_owl_path
 
 pytestmark = pytest.mark.chaos
 Settings = Callable[..., OntolabSettings]
+Blobs = Callable[[OntolabSettings], list[Path]]
+Rows = Callable[[OntolabSettings, str], list[tuple[object, ...]]]
 HP_SHA = hashlib.sha256(hpo_obo_path().read_bytes()).hexdigest()
 KISAO_SHA = hashlib.sha256(kisao_owl_path().read_bytes()).hexdigest()
 
 
-def stored_blobs(settings: OntolabSettings) -> list[Path]:
-    root = settings.data_dir / "store"
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def catalog_rows(settings: OntolabSettings, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(settings.data_dir / "catalog.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def test_reset_at_60_percent_resumes_with_range(mirror: Mirror, mirror_settings: Settings) -> None:
+def test_reset_at_60_percent_resumes_with_range(
+    mirror: Mirror, mirror_settings: Settings, stored_blobs: Blobs
+) -> None:
     settings = mirror_settings()
     # the whole-file download, not the plan's 64 KiB probe read
     mirror.inject("*/releases/*", Fault.reset(at_fraction=0.6), times=1, ranged=False)
@@ -73,7 +63,7 @@ def test_retry_after_is_honoured_then_succeeds(
 
 
 def test_exhausted_retries_fail_with_a_code_and_store_nothing(
-    mirror: Mirror, mirror_settings: Settings
+    mirror: Mirror, mirror_settings: Settings, stored_blobs: Blobs, catalog_rows: Rows
 ) -> None:
     settings = mirror_settings(retries=2)
     mirror.inject("*/releases/*", Fault.status(503), times=None)
@@ -97,7 +87,7 @@ def test_exhausted_retries_fail_with_a_code_and_store_nothing(
     ],
 )
 def test_redirect_to_private_addresses_is_refused(
-    mirror: Mirror, mirror_settings: Settings, target: str, code: str
+    mirror: Mirror, mirror_settings: Settings, target: str, code: str, stored_blobs: Blobs
 ) -> None:
     settings = mirror_settings(
         ontologies=[{"id": "kisao", "resolver": "url", "url": f"{mirror.base_url}/files/kisao.owl"}]
@@ -115,7 +105,9 @@ def test_loopback_is_refused_unless_allow_listed(mirror: Mirror, mirror_settings
     assert mirror.requests == []  # refused before any connection was made
 
 
-def test_truncated_body_is_never_stored(mirror: Mirror, mirror_settings: Settings) -> None:
+def test_truncated_body_is_never_stored(
+    mirror: Mirror, mirror_settings: Settings, stored_blobs: Blobs
+) -> None:
     settings = mirror_settings(retries=0)
     mirror.inject("*/releases/*", Fault.truncate(at_fraction=0.5), times=None)
     receipt = pipeline.pull(settings=settings)
@@ -123,7 +115,9 @@ def test_truncated_body_is_never_stored(mirror: Mirror, mirror_settings: Setting
     assert stored_blobs(settings) == []
 
 
-def test_wrong_bytes_with_a_pin_are_rejected(mirror: Mirror, mirror_settings: Settings) -> None:
+def test_wrong_bytes_with_a_pin_are_rejected(
+    mirror: Mirror, mirror_settings: Settings, stored_blobs: Blobs
+) -> None:
     url = f"{mirror.base_url}/files/kisao.owl"
     settings = mirror_settings(
         ontologies=[{"id": "kisao", "resolver": "url", "url": url, "sha256": KISAO_SHA}]
@@ -159,7 +153,7 @@ def test_a_stalled_body_times_out_and_is_retried(mirror: Mirror, mirror_settings
 
 
 def test_a_stall_that_outlasts_the_retries_fails_with_a_timeout_code(
-    mirror: Mirror, mirror_settings: Settings
+    mirror: Mirror, mirror_settings: Settings, stored_blobs: Blobs
 ) -> None:
     settings = mirror_settings(timeout_s=0.3, retries=1)
     # every body stalls, resumed ones too (a resume would otherwise finish the file)
@@ -251,7 +245,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_disk_full_fails_cleanly_and_frees_the_partial_file(
-    mirror: Mirror, mirror_settings: Settings, small_disk: Path, tmp_path: Path
+    mirror: Mirror, mirror_settings: Settings, small_disk: Path, tmp_path: Path, stored_blobs: Blobs
 ) -> None:
     settings = mirror_settings().model_copy(
         update={"data_dir": small_disk, "catalog": f"duckdb:///{tmp_path / 'catalog.duckdb'}"}

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ontolab import pipeline
@@ -15,25 +14,14 @@ from ontolab.testing import Mirror, hpo_obo_path, kisao_owl_path
 
 pytestmark = pytest.mark.integration
 Settings = Callable[..., OntolabSettings]
+Blobs = Callable[[OntolabSettings], list[Path]]
+Rows = Callable[[OntolabSettings, str], list[tuple[object, ...]]]
 HP_SHA = hashlib.sha256(hpo_obo_path().read_bytes()).hexdigest()
 KISAO_SHA = hashlib.sha256(kisao_owl_path().read_bytes()).hexdigest()
 
 
-def stored_blobs(settings: OntolabSettings) -> list[Path]:
-    root = settings.data_dir / "store"
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def catalog_rows(settings: OntolabSettings, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(settings.data_dir / "catalog.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_pull_follows_the_purl_to_the_release_and_records_it(
-    mirror: Mirror, mirror_settings: Settings
+    mirror: Mirror, mirror_settings: Settings, stored_blobs: Blobs, catalog_rows: Rows
 ) -> None:
     settings = mirror_settings()
     receipt = pipeline.pull(settings=settings)
@@ -57,7 +45,7 @@ def test_pull_follows_the_purl_to_the_release_and_records_it(
 
 
 def test_rerun_with_nothing_changed_moves_no_body_bytes(
-    mirror: Mirror, mirror_settings: Settings
+    mirror: Mirror, mirror_settings: Settings, catalog_rows: Rows
 ) -> None:
     settings = mirror_settings()
     pipeline.pull(settings=settings)
@@ -74,7 +62,11 @@ def test_rerun_with_nothing_changed_moves_no_body_bytes(
 
 
 def test_new_upstream_release_is_fetched_and_both_versions_kept(
-    mirror: Mirror, mirror_settings: Settings, tmp_path: Path
+    mirror: Mirror,
+    mirror_settings: Settings,
+    tmp_path: Path,
+    stored_blobs: Blobs,
+    catalog_rows: Rows,
 ) -> None:
     settings = mirror_settings()
     pipeline.pull(settings=settings)
