@@ -19,6 +19,13 @@
     │   │   └── ServerError           (Transient) 5xx, 429; carries retry_after
     │   ├── TooManyRedirects          (Terminal)
     │   └── IntegrityError            (Terminal) sha256 pin or size mismatch
+    ├── ExtractError                  (Terminal) an archive cannot be unpacked
+    │   └── UnsafeArchive             traversal, links, devices, bombs, collisions, ...
+    ├── ValidationFailed              (Terminal) the file is not a usable ontology
+    │   ├── NotAnOntology             HTML page, unknown format
+    │   ├── OntologyParseError        the parser rejected the file
+    │   ├── UnsafeXML                 entity expansion (billion laughs), external entities
+    │   └── ImportUnresolved          an owl:imports could not be fetched (a warning by default)
     ├── StorageError                  data dir not writable, disk full  (exit 3)
     └── CatalogError                  (exit 3)
         └── CatalogLocked             (Transient) another process holds the catalog
@@ -205,6 +212,46 @@ class IntegrityError(FetchError, Terminal):
 
     default_code = "E_FETCH_HASH_MISMATCH"
     reason = "hash_mismatch"
+
+
+class ExtractError(OntolabError, Terminal):
+    """An archive is corrupt or cannot be unpacked."""
+
+    default_code = "E_ARCHIVE_CORRUPT"
+    reason = "unsafe_archive"
+
+
+class UnsafeArchive(ExtractError):
+    """The archive policy refused an entry or the archive as a whole."""
+
+    default_code = "E_ARCHIVE_UNSAFE"
+
+
+class ValidationFailed(OntolabError, Terminal):
+    """A file is not a usable ontology."""
+
+    default_code = "E_VALIDATION"
+    reason = "validation"
+
+
+class NotAnOntology(ValidationFailed):
+    default_code = "E_FORMAT_UNKNOWN"
+    reason = "not_an_ontology"
+
+
+class OntologyParseError(ValidationFailed):
+    default_code = "E_PARSE"
+    reason = "parse_error"
+
+
+class UnsafeXML(ValidationFailed):
+    default_code = "E_XML_UNSAFE"
+    reason = "unsafe_xml"
+
+
+class ImportUnresolved(ValidationFailed):
+    default_code = "E_IMPORT_UNRESOLVED"
+    reason = "import_unresolved"
 
 
 class StorageError(OntolabError, Terminal):

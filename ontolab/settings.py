@@ -107,6 +107,34 @@ class ResolverSettings(_Section):
     )
 
 
+class ExtractSettings(_Section):
+    """Archive policy. Defaults accept real ontology archives (RDF compresses ~20:1)."""
+
+    max_entries: int = Field(10_000, ge=1)
+    max_total_bytes: ByteSize = Field(ByteSize(100_000_000_000))
+    max_entry_bytes: ByteSize = Field(ByteSize(50_000_000_000))
+    max_ratio: float = Field(
+        200.0, gt=1, description="Expanded:compressed, measured while streaming."
+    )
+    max_depth: int = Field(3, ge=1, le=10, description="Archives inside archives.")
+    allow_symlinks: bool = False
+    allow_hardlinks: bool = False
+
+
+class ValidateSettings(_Section):
+    """Streaming validation and optional deep validators."""
+
+    terms_table: bool = True
+    resolve_imports: bool = False
+    deep_validators: list[str] = Field(default_factory=list, examples=[["rdflib", "pronto"]])
+    deep_max_bytes: ByteSize = Field(ByteSize(200_000_000))
+    deep_timeout_s: float = Field(600.0, gt=0)
+    deep_memory_bytes: ByteSize = Field(ByteSize(4_000_000_000))
+    shacl_shapes: Path | None = None
+    max_xml_entities: int = Field(1000, ge=0)
+    strict: bool = False
+
+
 class OntologyConfig(_Section):
     """One entry of ``ontologies:``."""
 
@@ -164,6 +192,9 @@ class OntolabSettings(BaseSettings):
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
     resolvers: ResolverSettings = Field(default_factory=ResolverSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    # "validate" is a pydantic method name: the attribute is validate_, the key stays "validate".
+    validate_: ValidateSettings = Field(default_factory=ValidateSettings, alias="validate")
     ontologies: list[OntologyConfig] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     config_path: Path | None = Field(None, exclude=True, description="Where the file was read.")
@@ -306,7 +337,11 @@ def _merge_layers(*layers: dict[str, Any]) -> dict[str, Any]:
 
 def _env_layer(env: dict[str, str]) -> dict[str, Any]:
     """``ONTOLAB_HTTP__TIMEOUT_S=5`` → ``{"http": {"timeout_s": 5}}``; values read as YAML."""
-    known_top = set(OntolabSettings.model_fields) - {"config_path"}
+    known_top = {
+        field.alias or name
+        for name, field in OntolabSettings.model_fields.items()
+        if name != "config_path"
+    }
     layer: dict[str, Any] = {}
     for name, raw in env.items():
         if not name.startswith("ONTOLAB_") or name == "ONTOLAB_CONFIG":
