@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import fetch_throughput, rerun_latency
+from benchmarks import fetch_throughput, rerun_latency, validate_throughput
 
 
 def main() -> int:
-    results = [fetch_throughput.main(), rerun_latency.main()]
+    results = [fetch_throughput.main(), rerun_latency.main(), validate_throughput.main()]
     return 0 if all(results) else 1
 
 

@@ -15,23 +15,31 @@ from ontolab.errors import (
     CatalogLocked,
     ClientHTTPError,
     ConfigError,
+    ExtractError,
     FetchError,
     HTTPStatusError,
+    ImportUnresolved,
     IntegrityError,
     LicenceRestricted,
     LockFileError,
     NetworkError,
     NoDownloadableFile,
+    NotAnOntology,
     OntolabError,
+    OntologyParseError,
     PlanError,
     PolicyViolation,
     ResolverUnavailable,
     ServerError,
     StorageError,
     Terminal,
+    TooLarge,
     TooManyRedirects,
     Transient,
     UnknownOntology,
+    UnsafeArchive,
+    UnsafeXML,
+    ValidationFailed,
 )
 from ontolab.models import (
     Artifact,
@@ -46,9 +54,9 @@ from ontolab.models import (
 from ontolab.settings import OntolabSettings, load_settings
 
 if TYPE_CHECKING:
-    from ontolab.pipeline import lock_plan, plan, plan_diff, pull
+    from ontolab.pipeline import lock_plan, plan, plan_diff, pull, validate
 
-_LAZY = {"plan", "pull", "lock_plan", "plan_diff"}
+_LAZY = {"plan", "pull", "lock_plan", "plan_diff", "validate"}
 
 
 def __getattr__(name: str) -> Any:
@@ -66,16 +74,20 @@ __all__ = [
     "CatalogLocked",
     "ClientHTTPError",
     "ConfigError",
+    "ExtractError",
     "FetchError",
     "FetchResult",
     "HTTPStatusError",
+    "ImportUnresolved",
     "IntegrityError",
     "LicenceRestricted",
     "LockFileError",
     "NetworkError",
     "NoDownloadableFile",
+    "NotAnOntology",
     "OntolabError",
     "OntolabSettings",
+    "OntologyParseError",
     "Plan",
     "PlanError",
     "PlanFailure",
@@ -88,13 +100,18 @@ __all__ = [
     "Source",
     "StorageError",
     "Terminal",
+    "TooLarge",
     "TooManyRedirects",
     "Transient",
     "UnknownOntology",
+    "UnsafeArchive",
+    "UnsafeXML",
+    "ValidationFailed",
     "__version__",
     "load_settings",
     "lock_plan",
     "plan",
     "plan_diff",
     "pull",
+    "validate",
 ]

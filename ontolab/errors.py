@@ -4,7 +4,8 @@
 
     OntolabError                      code, ontology_id, url, path, run_id, reason
     ├── ConfigError                   bad config file, unknown key, bad value  (exit 2)
-    ├── PolicyViolation               host not allowed, private address, too large
+    ├── PolicyViolation               host not allowed, private address
+    │   └── TooLarge                  over http.max_download_bytes
     ├── PlanError                     a source cannot be resolved
     │   ├── UnknownOntology
     │   ├── ResolverUnavailable       (Transient) a resolver API failed; try the next one
@@ -118,6 +119,13 @@ class PolicyViolation(OntolabError, Terminal):
 
     default_code = "E_POLICY"
     reason = "policy"
+
+
+class TooLarge(PolicyViolation):
+    """A download is over ``http.max_download_bytes``."""
+
+    default_code = "E_POLICY_TOO_LARGE"
+    reason = "too_large"
 
 
 class PlanError(OntolabError):

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-Outcome = Literal["fetched", "unchanged", "failed", "planned"]
+Outcome = Literal["fetched", "unchanged", "failed", "rejected", "planned"]
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from ontolab.catalog._duckdb import DuckDBCatalog, parse_catalog_url, utcnow
+from ontolab.catalog._outcomes import (
+    FileRecord,
+    ImportRecord,
+    Status,
+    TermsRecord,
+    ValidationRecord,
+    VersionOutcome,
+    record_outcome,
+)
 from ontolab.catalog._records import Event, Recorder
 from ontolab.catalog._schema import MIGRATIONS, SCHEMA_VERSION, Migration
 
@@ -11,10 +20,17 @@ __all__ = [
     "SCHEMA_VERSION",
     "DuckDBCatalog",
     "Event",
+    "FileRecord",
+    "ImportRecord",
     "Migration",
     "Recorder",
+    "Status",
+    "TermsRecord",
+    "ValidationRecord",
+    "VersionOutcome",
     "open_catalog",
     "parse_catalog_url",
+    "record_outcome",
     "utcnow",
 ]
 

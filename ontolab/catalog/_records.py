@@ -144,6 +144,35 @@ class Recorder:
         row = rows[0]
         return Artifact(ontology=ontology, **{**row, "path": Path(row["path"])})
 
+    def version_status(self, ontology: str, version: str) -> str | None:
+        """The status of a recorded version, or None if it is not recorded."""
+        with self.catalog.reader() as con:
+            row = con.execute(
+                "SELECT status FROM versions WHERE ontology = ? AND version = ?",
+                [ontology, version],
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def stored_version(self, ontology: str, version: str | None) -> tuple[str, Artifact] | None:
+        """A recorded version (the newest when ``version`` is None) and its artifact."""
+        where = "v.ontology = ?" + (" AND v.version = ?" if version else "")
+        params = [ontology] + ([version] if version else [])
+        with self.catalog.reader() as con:
+            rows = _dicts(
+                con.execute(
+                    "SELECT v.version, a.url, a.sha256, a.size, a.store_path AS path, "  # noqa: S608
+                    "a.final_url, a.etag, a.last_modified, a.content_type, a.resolver, "
+                    "a.fetched_at, v.version_iri FROM versions v JOIN artifacts a "
+                    "ON a.ontology = v.ontology AND a.sha256 = v.sha256 "
+                    f"WHERE {where} ORDER BY v.created_at DESC, a.fetched_at DESC LIMIT 1",
+                    params,
+                )
+            )
+        if not rows:
+            return None
+        row = rows[0]
+        return row["version"], Artifact(ontology=ontology, **{**row, "path": Path(row["path"])})
+
     def record_fetch(self, result: FetchResult, version: str | None = None) -> None:
         """One transaction: the artifact, its version row and an event."""
         item, art = result.item, result.artifact

@@ -110,4 +110,63 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        2,
+        "validation: extracted files, validations, terms tables, imports",
+        (
+            """CREATE TABLE files (
+                ontology VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                member VARCHAR NOT NULL,
+                artifact_sha256 VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                size BIGINT NOT NULL,
+                sha256 VARCHAR NOT NULL,
+                format VARCHAR,
+                chain VARCHAR,
+                created_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (ontology, version, member)
+            )""",
+            """CREATE TABLE validations (
+                validation_id VARCHAR PRIMARY KEY,
+                run_id VARCHAR,
+                ontology VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                member VARCHAR,
+                validator VARCHAR NOT NULL,
+                passed BOOLEAN NOT NULL,
+                skipped BOOLEAN NOT NULL,
+                reason VARCHAR,
+                error_code VARCHAR,
+                metrics VARCHAR,
+                messages VARCHAR,
+                validated_at TIMESTAMP NOT NULL,
+                duration_s DOUBLE
+            )""",
+            "CREATE INDEX validations_by_version ON validations (ontology, version)",
+            """CREATE TABLE terms (
+                ontology VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                member VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                row_count BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (ontology, version, member)
+            )""",
+            """CREATE TABLE imports (
+                ontology VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                iri VARCHAR NOT NULL,
+                resolved BOOLEAN NOT NULL,
+                url VARCHAR,
+                sha256 VARCHAR,
+                import_version VARCHAR,
+                message VARCHAR,
+                PRIMARY KEY (ontology, version, iri)
+            )""",
+        ),
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -7,6 +7,7 @@ import typer
 from ontolab._version import __version__
 from ontolab.cli._pull import plan, plan_diff, pull
 from ontolab.cli._setup import init
+from ontolab.cli._validate import validate
 
 app = typer.Typer(
     name="ontolab",
@@ -20,6 +21,8 @@ app.command()(init)
 app.command()(plan)
 app.command("plan-diff")(plan_diff)
 app.command()(pull)
+app.command()(validate)
+app.command()(validate)
 
 
 def _version(value: bool) -> None:

@@ -125,7 +125,7 @@ def _receipt_table(receipt: RunReceipt) -> Table:
         "reason",
         title=f"pull {receipt.run_id}",
     )
-    colours = {"fetched": "green", "unchanged": "cyan", "failed": "red"}
+    colours = {"fetched": "green", "unchanged": "cyan", "failed": "red", "rejected": "yellow"}
     for row in receipt.rows:
         why = f"{row.error_code}: {row.message}" if row.error_code else ""
         table.add_row(
@@ -151,6 +151,10 @@ def pull(
     force: Annotated[
         bool, typer.Option("--force", help="Ignore caches and partial files.")
     ] = False,
+    strict: Annotated[
+        bool | None,
+        typer.Option("--strict/--no-strict", help="Deep-validator failures reject the version."),
+    ] = None,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Parallel downloads.")
     ] = None,
@@ -168,6 +172,7 @@ def pull(
                 lock=lock_file if (lock and lock_file) else lock,
                 force=force,
                 jobs=jobs,
+                strict=strict,
                 progress=bars,
             )
 

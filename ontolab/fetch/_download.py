@@ -20,8 +20,9 @@ from typing import Protocol
 
 import httpx
 
-from ontolab.errors import IntegrityError, NetworkError, PolicyViolation
-from ontolab.fetch._store import ContentStore, storage_error
+from ontolab.durable import storage_error
+from ontolab.errors import IntegrityError, NetworkError, TooLarge
+from ontolab.fetch._store import ContentStore
 from ontolab.models import Artifact, PlanItem
 from ontolab.net import HttpSession, Reply, translate
 
@@ -280,12 +281,8 @@ def _offset(reply: Reply, resume: tuple[int, str] | None, partial: _Partial) -> 
     return 0
 
 
-def _too_large(size: int, limit: int, url: str) -> PolicyViolation:
-    return PolicyViolation(
-        f"download is {size} bytes, over http.max_download_bytes={limit}",
-        code="E_POLICY_TOO_LARGE",
-        url=url,
-    )
+def _too_large(size: int, limit: int, url: str) -> TooLarge:
+    return TooLarge(f"download is {size} bytes, over http.max_download_bytes={limit}", url=url)
 
 
 def _cached(store: ContentStore, item: PlanItem, previous: Artifact | None) -> Artifact:

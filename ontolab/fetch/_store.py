@@ -6,34 +6,13 @@ A blob is visible only once complete: bytes go to ``staging/``, are fsynced and 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from pathlib import Path
 
-from ontolab.errors import StorageError
+from ontolab.durable import fsync_dir, storage_error
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def storage_error(exc: OSError, path: Path) -> StorageError:
-    """Translate an OSError on the data dir; disk full gets its own code."""
-    if exc.errno == errno.ENOSPC:
-        return StorageError(
-            f"disk full while writing {path}; free space or move data_dir",
-            code="E_STORAGE_DISK_FULL",
-            path=str(path),
-        )
-    return StorageError(f"cannot write {path}: {exc.strerror}", path=str(path))
 
 
 class ContentStore:

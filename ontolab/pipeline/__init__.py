@@ -1,4 +1,4 @@
-"""Composes the stages: sources → plan → fetch → (extract → validate → gate, later) → catalog.
+"""Composes the stages: sources → plan → fetch → extract → validate → catalog (gates: later).
 
 Each public function takes settings (resolved at the edge) and returns a value object; stage
 failures become rows of the receipt, never uncaught exceptions, so one bad ontology does not
@@ -7,7 +7,6 @@ stop the others.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,111 +14,30 @@ from pathlib import Path
 
 import httpx
 
-from ontolab.catalog import Event, Recorder, open_catalog
-from ontolab.errors import OntolabError
-from ontolab.fetch import Fetcher, Progress
-from ontolab.models import FetchResult, Plan, PlanFailure, PlanItem, ReceiptRow, RunReceipt, Source
-from ontolab.net import HttpSession
-from ontolab.plan import (
-    LOCK_FILENAME,
-    PlanChange,
-    ResolveContext,
-    build_plan,
-    diff_plans,
-    read_lock,
-    sniff,
-    sources_for,
-    write_lock,
+from ontolab.errors import UnknownOntology
+from ontolab.fetch import Progress
+from ontolab.models import (
+    FetchResult,
+    Outcome,
+    Plan,
+    PlanFailure,
+    PlanItem,
+    ReceiptRow,
+    RunReceipt,
+    Source,
 )
-from ontolab.settings import OntolabSettings, load_settings
+from ontolab.pipeline._checks import Checked
+from ontolab.pipeline._run import Run, SettingsLike, resolve_settings, version_label
+from ontolab.plan import LOCK_FILENAME, PlanChange, diff_plans, read_lock, write_lock
+from ontolab.settings import OntolabSettings
 
-SettingsLike = OntolabSettings | str | Path | None
-
-
-def _settings(settings: SettingsLike) -> OntolabSettings:
-    return settings if isinstance(settings, OntolabSettings) else load_settings(settings)
+__all__ = ["Checked", "default_lock_path", "lock_plan", "plan", "plan_diff", "pull", "validate"]
 
 
 def default_lock_path(settings: OntolabSettings) -> Path:
     """``ontolab.lock`` next to the config file, else in the working directory."""
     base = settings.config_path.parent if settings.config_path else Path()
     return base / LOCK_FILENAME
-
-
-class _Run:
-    """One command's shared resources: HTTP session, catalog recorder, run id."""
-
-    def __init__(
-        self, settings: OntolabSettings, command: str, transport: httpx.BaseTransport | None
-    ) -> None:
-        self.settings = settings
-        self.run_id = uuid.uuid4().hex[:12]
-        self.session = HttpSession.from_settings(settings, transport=transport)
-        self.catalog = open_catalog(
-            settings.catalog_url, lock_timeout_s=settings.catalog_lock_timeout_s
-        )
-        self.recorder = Recorder(self.catalog, self.run_id)
-        self.command = command
-        self.started = datetime.now(UTC)
-
-    def __enter__(self) -> _Run:
-        self.recorder.start_run(self.command)
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.session.close()
-        try:
-            self.recorder.finish_run("error" if exc_type else "finished")
-        except OntolabError:
-            if exc_type is None:
-                raise
-        finally:
-            self.catalog.close()
-
-    def plan(self, ids: Sequence[str] | None) -> tuple[Plan, list[Source]]:
-        sources = sources_for(ids, self.settings)
-        plan = build_plan(
-            sources,
-            ResolveContext(self.settings, self.session, known=self.recorder.known_artifact),
-            jobs=self.settings.http.jobs,
-        )
-        self.recorder.record_plan(plan, sources)
-        for failure in plan.failures:
-            self.recorder.event(
-                Event(
-                    "plan.failed",
-                    level="error",
-                    ontology=failure.ontology,
-                    stage="plan",
-                    error_code=failure.error_code,
-                    message=failure.message,
-                )
-            )
-        return plan, sources
-
-    def fetcher(self, progress: Progress | None) -> Fetcher:
-        return Fetcher(
-            self.session,
-            self.settings.data_dir,
-            lookup=self.recorder.last_artifact,
-            record=lambda result: self.recorder.record_fetch(result, _version_label(result)),
-            progress=progress,
-            lock_timeout_s=self.settings.http.lock_timeout_s,
-        )
-
-
-def _version_label(result: FetchResult) -> str | None:
-    """The plan's version, else what the stored file declares in its first 64 KiB."""
-    art = result.artifact
-    if art is None:
-        return None
-    if result.item.version:
-        return result.item.version
-    try:
-        with art.path.open("rb") as handle:
-            return sniff(handle.read(64 * 1024)).version
-    except OSError:
-        return None
 
 
 def plan(
@@ -137,7 +55,7 @@ def plan(
     settings
         Settings, or a config file path (default: the usual lookup).
     """
-    with _Run(_settings(settings), "plan", transport) as run:
+    with Run(resolve_settings(settings), "plan", transport) as run:
         return run.plan(ids)[0]
 
 
@@ -154,12 +72,12 @@ def lock_plan(
     Pinning a sha256 needs the bytes, so items not yet stored are downloaded (once: the
     store is content-addressed, so a following ``pull`` transfers nothing).
     """
-    cfg = _settings(settings)
-    with _Run(cfg, "plan --lock", transport) as run:
+    cfg = resolve_settings(settings)
+    with Run(cfg, "plan --lock", transport) as run:
         planned, _ = run.plan(ids)
         if planned.failures:
             return planned, Path()
-        results = run.fetcher(progress).fetch(planned.items, jobs=cfg.http.jobs)
+        results = run.fetcher(progress, validate=False).fetch(planned.items, jobs=cfg.http.jobs)
         pinned: list[PlanItem] = []
         failures: list[PlanFailure] = []
         for result in results:
@@ -178,7 +96,7 @@ def lock_plan(
                     result.item,
                     sha256=result.artifact.sha256,
                     expected_size=result.artifact.size,
-                    version=_version_label(result) or result.item.version,
+                    version=version_label(result) or result.item.version,
                 )
             )
         locked = Plan(items=tuple(pinned), failures=tuple(failures))
@@ -198,9 +116,9 @@ def plan_diff(
 
     Returns the baseline's name (``"lock"`` or ``"last plan"``), the changes and the plan.
     """
-    cfg = _settings(settings)
+    cfg = resolve_settings(settings)
     path = lock_path or default_lock_path(cfg)
-    with _Run(cfg, "plan-diff", transport) as run:
+    with Run(cfg, "plan-diff", transport) as run:
         if path.is_file():
             baseline, name = read_lock(path), "lock"
         else:
@@ -219,6 +137,7 @@ def pull(
     lock: bool | Path = False,
     force: bool = False,
     jobs: int | None = None,
+    strict: bool | None = None,
     progress: Progress | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> RunReceipt:
@@ -231,11 +150,14 @@ def pull(
         whose sha256 must match; pinned bytes already in the store need no network at all.
     force
         Ignore cached validators (no conditional GET) and partial downloads.
+    strict
+        A failed deep validator or unresolved import rejects the version (default
+        ``validate.strict``); parse errors, HTML pages and unsafe archives always fail it.
     jobs
         Concurrent downloads (default ``http.jobs``).
     """
-    cfg = _settings(settings)
-    with _Run(cfg, "pull", transport) as run:
+    cfg = resolve_settings(settings)
+    with Run(cfg, "pull", transport, strict=strict) as run:
         if lock:
             lock_path = lock if isinstance(lock, Path) else default_lock_path(cfg)
             items = read_lock(lock_path)
@@ -251,7 +173,7 @@ def pull(
         results = run.fetcher(progress).fetch(
             planned.items, force=force, jobs=jobs or cfg.http.jobs
         )
-        rows = [_row(result) for result in results] + [
+        rows = [_row(result, run.checked.get(result.ontology)) for result in results] + [
             ReceiptRow(f.ontology, None, "failed", f.reason, f.error_code, f.message)
             for f in planned.failures
         ]
@@ -263,17 +185,52 @@ def pull(
         )
 
 
-def _row(result: FetchResult) -> ReceiptRow:
+def _row(result: FetchResult, checked: Checked | None) -> ReceiptRow:
     art = result.artifact
+    version = version_label(result) or (f"sha256-{art.sha256[:12]}" if art else None)
+    outcome: Outcome = result.outcome
+    reason, code, message = result.reason, result.error_code, result.message
+    if checked is not None and checked.outcome.status != "good":
+        found = checked.outcome
+        outcome = "rejected" if found.status == "rejected" else "failed"
+        reason, code = found.reason, found.error_code
+        failed = next((v for v in found.validations if not v.passed and not v.skipped), None)
+        message = failed.messages[0]["text"] if failed and failed.messages else found.reason
     return ReceiptRow(
         ontology=result.ontology,
-        version=_version_label(result) or (f"sha256-{art.sha256[:12]}" if art else None),
-        outcome=result.outcome,
-        reason=result.reason,
-        error_code=result.error_code,
-        message=result.message,
+        version=version,
+        outcome=outcome,
+        reason=reason,
+        error_code=code,
+        message=message,
         sha256=art.sha256 if art else None,
         size=art.size if art else None,
         bytes_transferred=result.bytes_transferred,
         elapsed_s=round(result.elapsed_s, 4),
     )
+
+
+def validate(
+    ontology: str,
+    *,
+    version: str | None = None,
+    settings: SettingsLike = None,
+    strict: bool | None = None,
+) -> Checked:
+    """Re-run extraction and validators on a stored version (default: the newest).
+
+    Raises
+    ------
+    UnknownOntology
+        No such version is recorded.
+    """
+    cfg = resolve_settings(settings)
+    with Run(cfg, "validate", strict=strict) as run:
+        found = run.recorder.stored_version(ontology, version)
+        if found is None:
+            what = f"version {version!r} of {ontology!r}" if version else repr(ontology)
+            raise UnknownOntology(
+                f"no stored {what}; run 'ontolab pull {ontology}' first", ontology_id=ontology
+            )
+        label, artifact = found
+        return run.check(replace(artifact, version=label), label)

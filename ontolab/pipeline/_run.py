@@ -1,0 +1,174 @@
+"""One command's shared resources, and what happens to each fetched artifact.
+
+A :class:`Run` holds the HTTP session, the catalog and the run id. Its ``after_fetch`` runs
+inside the ontology's lock: record the fetch, then extract, validate and record the outcome,
+so two pulls of one ontology never interleave any of it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from ontolab.catalog import Event, Recorder, open_catalog, record_outcome
+from ontolab.errors import OntolabError
+from ontolab.fetch import Fetcher, Progress
+from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
+from ontolab.net import HttpSession
+from ontolab.pipeline._checks import Checked, check_artifact
+from ontolab.plan import ResolveContext, build_plan, rebase_obo_purl, sniff, sources_for
+from ontolab.settings import OntolabSettings, load_settings
+
+SettingsLike = OntolabSettings | str | Path | None
+
+
+def resolve_settings(settings: SettingsLike) -> OntolabSettings:
+    return settings if isinstance(settings, OntolabSettings) else load_settings(settings)
+
+
+def version_label(result: FetchResult) -> str | None:
+    """The plan's version, else what the stored file declares in its first 64 KiB."""
+    art = result.artifact
+    if art is None:
+        return None
+    if result.item.version:
+        return result.item.version
+    try:
+        with art.path.open("rb") as handle:
+            return sniff(handle.read(64 * 1024)).version
+    except OSError:
+        return None
+
+
+class Run:
+    """HTTP session, catalog recorder and run id for one command."""
+
+    def __init__(
+        self,
+        settings: OntolabSettings,
+        command: str,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        strict: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = uuid.uuid4().hex[:12]
+        self.session = HttpSession.from_settings(settings, transport=transport)
+        self.catalog = open_catalog(
+            settings.catalog_url, lock_timeout_s=settings.catalog_lock_timeout_s
+        )
+        self.recorder = Recorder(self.catalog, self.run_id)
+        self.command = command
+        self.strict = settings.validate_.strict if strict is None else strict
+        self.started = datetime.now(UTC)
+        self.checked: dict[str, Checked] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Run:
+        self.recorder.start_run(self.command)
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.session.close()
+        try:
+            self.recorder.finish_run("error" if exc_type else "finished")
+        except OntolabError:
+            if exc_type is None:
+                raise
+        finally:
+            self.catalog.close()
+
+    def plan(self, ids: Sequence[str] | None) -> tuple[Plan, list[Source]]:
+        sources = sources_for(ids, self.settings)
+        plan = build_plan(
+            sources,
+            ResolveContext(self.settings, self.session, known=self.recorder.known_artifact),
+            jobs=self.settings.http.jobs,
+        )
+        self.recorder.record_plan(plan, sources)
+        for failure in plan.failures:
+            self.recorder.event(
+                Event(
+                    "plan.failed",
+                    level="error",
+                    ontology=failure.ontology,
+                    stage="plan",
+                    error_code=failure.error_code,
+                    message=failure.message,
+                )
+            )
+        return plan, sources
+
+    def fetcher(self, progress: Progress | None, *, validate: bool = True) -> Fetcher:
+        return Fetcher(
+            self.session,
+            self.settings.data_dir,
+            lookup=self.recorder.last_artifact,
+            record=self.after_fetch if validate else self._record_fetch,
+            progress=progress,
+            lock_timeout_s=self.settings.http.lock_timeout_s,
+        )
+
+    def _import_fetcher(self) -> Fetcher:
+        # Imports land in the store and the imports table, not as ontologies of their own.
+        return Fetcher(
+            self.session,
+            self.settings.data_dir,
+            lock_timeout_s=self.settings.http.lock_timeout_s,
+        )
+
+    def _record_fetch(self, result: FetchResult) -> None:
+        self.recorder.record_fetch(result, version_label(result))
+
+    def after_fetch(self, result: FetchResult) -> None:
+        """Record the fetch; validate a version not validated yet; record the outcome."""
+        self._record_fetch(result)
+        art = result.artifact
+        if art is None:
+            return
+        version = version_label(result) or f"sha256-{art.sha256[:12]}"
+        if result.outcome == "unchanged" and self.recorder.version_status(
+            art.ontology, version
+        ) not in (None, "staged"):
+            return  # already validated; `ontolab validate` re-runs on demand
+        self.check(replace(art, version=version), version)
+
+    def check(self, artifact: Artifact, version: str) -> Checked:
+        checked = check_artifact(
+            self.settings,
+            artifact,
+            version,
+            strict=self.strict,
+            fetch_import=self._fetch_import if self.settings.validate_.resolve_imports else None,
+        )
+        record_outcome(self.catalog, checked.outcome, run_id=self.run_id)
+        outcome = checked.outcome
+        self.recorder.event(
+            Event(
+                f"validate.{outcome.status}",
+                level="info" if outcome.status == "good" else "error",
+                ontology=outcome.ontology,
+                version=outcome.version,
+                stage="validate",
+                error_code=outcome.error_code,
+                message=outcome.reason,
+            )
+        )
+        with self._lock:
+            self.checked[artifact.ontology] = checked
+        return checked
+
+    def _fetch_import(self, iri: str) -> tuple[str, str, str | None]:
+        """Fetch an owl:imports IRI through the same policy, store and catalog."""
+        url = rebase_obo_purl(iri, self.settings.resolvers.obo.base_url)
+        item = PlanItem(ontology=f"import:{iri.rsplit('/', 1)[-1]}", resolver="url", url=url)
+        result = self._import_fetcher().fetch_one(item)
+        if result.artifact is None:
+            raise OntolabError(result.message or "import not fetched", code=result.error_code)
+        return url, result.artifact.sha256, version_label(result)
