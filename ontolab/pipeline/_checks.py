@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from ontolab.catalog import (
@@ -66,9 +67,19 @@ def _safe(member: str) -> str:
     return _UNSAFE.sub("_", member)[:120]
 
 
+def _work_dirs(settings: OntolabSettings, artifact: Artifact) -> tuple[Path, Path]:
+    """Where an artifact's extracted files and terms tables live.
+
+    Per ontology, not just per sha256: two ontologies may share identical bytes, and each is
+    extracted, validated and cleaned under its own lock.
+    """
+    key = Path(_safe(artifact.ontology)) / artifact.sha256
+    return settings.data_dir / "extracted" / key, settings.data_dir / "terms" / key
+
+
 def _extract(settings: OntolabSettings, artifact: Artifact) -> list[ExtractedFile]:
     root = settings.data_dir
-    dest = root / "extracted" / artifact.sha256[:2] / artifact.sha256
+    dest, _ = _work_dirs(settings, artifact)
     if dest.exists():
         shutil.rmtree(dest)  # a re-validation re-extracts: the store blob is the source of truth
     receipt = extract(
@@ -82,10 +93,7 @@ def _extract(settings: OntolabSettings, artifact: Artifact) -> list[ExtractedFil
 
 
 def _cleanup(settings: OntolabSettings, artifact: Artifact) -> None:
-    for path in (
-        settings.data_dir / "extracted" / artifact.sha256[:2] / artifact.sha256,
-        settings.data_dir / "terms" / artifact.sha256,
-    ):
+    for path in _work_dirs(settings, artifact):
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -182,7 +190,7 @@ def _validate_files(
             "stream",
             candidates[0][0].member if len(candidates) == 1 else None,
         )
-    terms_dir = settings.data_dir / "terms" / artifact.sha256
+    _, terms_dir = _work_dirs(settings, artifact)
     for file, fmt in ontologies:
         terms_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -10,6 +10,8 @@ import codecs
 import re
 from pathlib import Path
 
+from ontolab.errors import ValidationFailed
+
 HEAD_BYTES = 64 * 1024
 FORMATS = (
     "rdfxml",
@@ -81,6 +83,14 @@ _OBO_STANZA = re.compile(r"^\[(Term|Typedef|Instance)\]\s*$", re.M)
 _OBO_ID = re.compile(r"^id:\s*\S", re.M)
 _JSON_GRAPHS = re.compile(r'"graphs"\s*:\s*\[')
 _JSON_LD_KEY = re.compile(r'"@(context|id|graph|type|value|vocab|base)"\s*:')
+
+
+def read_error(exc: OSError) -> ValidationFailed:
+    """The error for a file that cannot be read at all (missing, unreadable, I/O)."""
+    return ValidationFailed(
+        f"cannot read the file: {exc.strerror or exc}; check that it exists and is readable",
+        code="E_VALIDATE_IO",
+    )
 
 
 def read_head(path: Path, limit: int = HEAD_BYTES) -> bytes:

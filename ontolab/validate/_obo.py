@@ -13,6 +13,7 @@ from fastobo import term as obo_term
 from fastobo import typedef as obo_typedef
 
 from ontolab.errors import OntologyParseError
+from ontolab.validate._detect import read_error
 from ontolab.validate._header import DC, DCTERMS, HEADER_PREDICATES, OWL, Header
 from ontolab.validate._terms import TermsSink, joined
 
@@ -68,6 +69,16 @@ def read_obo(path: Path, sink: TermsSink, header: Header) -> int:
         raise OntologyParseError(
             f"the OBO parser rejected the file{where}{line}: {exc.msg}; the file is damaged "
             "or not OBO 1.4: re-fetch it or fix that line",
+            code="E_PARSE_OBO",
+            path=str(path),
+        ) from None
+    except OSError as exc:
+        # fastobo reports undecodable bytes as an OSError without errno.
+        if exc.errno is not None:
+            raise read_error(exc) from exc
+        raise OntologyParseError(
+            f"the OBO parser could not read the file: {exc}; OBO files are UTF-8: re-fetch "
+            "it or convert it",
             code="E_PARSE_OBO",
             path=str(path),
         ) from None

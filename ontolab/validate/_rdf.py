@@ -16,7 +16,7 @@ import pyoxigraph
 from pyoxigraph import BlankNode, NamedNode, RdfFormat
 
 from ontolab.errors import OntologyParseError
-from ontolab.validate._detect import decode_head, read_head, xml_root
+from ontolab.validate._detect import decode_head, read_error, read_head, xml_root
 from ontolab.validate._header import HEADER_PREDICATES, OWL, Header
 from ontolab.validate._terms import SEP, TermsSink, tidy
 
@@ -93,6 +93,8 @@ def read_rdf(path: Path, fmt: str, sink: TermsSink, header: Header) -> int:
         count = _stream(reader, sink, header)
     except SyntaxError as exc:
         raise _parse_error(path, fmt, exc) from None
+    except OSError as exc:
+        raise read_error(exc) from exc
     finally:
         if collecting:
             gc.enable()

@@ -6,9 +6,15 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from ontolab.errors import NotAnOntology, OntolabError, ValidationFailed
+from ontolab.errors import NotAnOntology, OntolabError
 from ontolab.settings import ValidateSettings
-from ontolab.validate._detect import FORMATS, RDF_FORMATS, XML_FORMATS, detect_format
+from ontolab.validate._detect import (
+    FORMATS,
+    RDF_FORMATS,
+    XML_FORMATS,
+    detect_format,
+    read_error,
+)
 from ontolab.validate._header import Header
 from ontolab.validate._merge import TermCounts
 from ontolab.validate._model import Message, OntologyMetrics, ValidationReport
@@ -80,12 +86,9 @@ def _validate(
 ) -> ValidationReport:
     try:
         size = path.stat().st_size
+        fmt = fmt or detect_format(path)
     except OSError as exc:
-        raise ValidationFailed(
-            f"cannot read the file: {exc.strerror}; check that it exists and is readable",
-            code="E_VALIDATE_IO",
-        ) from exc
-    fmt = fmt or detect_format(path)
+        raise read_error(exc) from exc
     _check_format(fmt)
     if fmt in XML_FORMATS:
         check_xml(path, max_entities=settings.max_xml_entities)

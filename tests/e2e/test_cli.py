@@ -168,3 +168,30 @@ def test_two_concurrent_pulls_store_one_artifact(
         assert con.execute("SELECT count(*) FROM versions").fetchall() == [(1,)]
     finally:
         con.close()
+
+
+def test_validate_command_reports_and_exits_by_status(ontolab: Run, mirror: Mirror) -> None:
+    assert ontolab("pull", "hp").code == 0
+    result = ontolab("validate", "hp", "--json")
+    assert result.code == 0, result.stderr
+    doc = result.json()
+    assert (doc["ontology"], doc["version"], doc["status"]) == ("hp", "2025-01-16", "good")
+    stream = next(v for v in doc["validations"] if v["validator"] == "stream")
+    assert stream["passed"] is True
+    assert stream["metrics"]["classes"] > 10_000
+    assert doc["terms"][0]["rows"] > 10_000
+    missing = ontolab("validate", "hp", "--version", "1900-01-01", "--json")
+    assert missing.code == 1
+    assert missing.json()["error_code"] == "E_PLAN_UNKNOWN_ONTOLOGY"
+
+
+def test_pull_of_an_html_page_exits_1_with_the_reason(ontolab: Run, mirror: Mirror) -> None:
+    mirror.inject("/obo/hp/releases/*", Fault.html_page(), times=None, ranged=False)
+    result = ontolab("pull", "hp", "--json")
+    assert result.code == 1
+    row = result.json()["rows"][0]
+    assert (row["outcome"], row["reason"], row["error_code"]) == (
+        "failed",
+        "not_an_ontology",
+        "E_FORMAT_HTML",
+    )

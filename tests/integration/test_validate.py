@@ -17,7 +17,7 @@ import duckdb
 import pyoxigraph
 import pytest
 
-from ontolab.errors import NotAnOntology, OntologyParseError
+from ontolab.errors import NotAnOntology, OntologyParseError, ValidationFailed
 from ontolab.settings import ValidateSettings
 from ontolab.testing import (
     hpo_obo_path,
@@ -381,3 +381,50 @@ def test_report_is_json_ready_and_renders_in_a_notebook(hpo_report: ValidationRe
     assert data["metrics"]["version"] == "2025-01-16"
     assert data["validator"] == "stream"
     assert "2025-01-16" in hpo_report._repr_html_()
+
+
+RDF_TEXTS = {
+    "jsonld": (
+        '{"@context": {"owl": "http://www.w3.org/2002/07/owl#", "obo": "' + OBO + '",'
+        ' "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}, "@graph": ['
+        '{"@id": "obo:X_1", "@type": "owl:Class", "rdfs:label": "one"},'
+        '{"@id": "obo:X_2", "@type": "owl:Class", "rdfs:subClassOf": {"@id": "obo:X_1"}}]}'
+    ),
+    "trig": (
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n@prefix obo: <" + OBO + "> .\n"
+        "<http://e/g> { obo:X_1 a owl:Class . obo:X_2 a owl:Class ;\n"
+        "  <http://www.w3.org/2000/01/rdf-schema#subClassOf> obo:X_1 . }\n"
+    ),
+    "nquads": (
+        f"<{OBO}X_1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<http://www.w3.org/2002/07/owl#Class> <http://e/g> .\n"
+        f"<{OBO}X_2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<http://www.w3.org/2002/07/owl#Class> .\n"
+        f"<{OBO}X_2> <http://www.w3.org/2000/01/rdf-schema#subClassOf> <{OBO}X_1> <http://e/g> .\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("syntax", list(RDF_TEXTS))
+def test_other_rdf_syntaxes_stream_too(tmp_path: Path, syntax: str) -> None:
+    path = tmp_path / "x.data"
+    path.write_text(RDF_TEXTS[syntax])
+    report = validate_file(path, settings=SETTINGS, terms_path=tmp_path / "terms.parquet")
+    assert (report.format, report.metrics.classes) == (syntax, 2)
+    rows = {r["id"]: r for r in table(tmp_path / "terms.parquet")}
+    assert rows["X:2"]["parents"] == ["X:1"]
+
+
+def test_obo_that_is_not_utf8_is_a_parse_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.obo"
+    path.write_bytes(b"format-version: 1.2\nontology: x\n\n[Term]\nid: X:1\nname: caf\xe9\n")
+    with pytest.raises(OntologyParseError) as caught:
+        validate_file(path, settings=SETTINGS)
+    assert caught.value.code == "E_PARSE_OBO"
+    assert "UTF-8" in caught.value.message
+
+
+def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_file(tmp_path / "absent.owl", settings=SETTINGS)
+    assert caught.value.code == "E_VALIDATE_IO"
