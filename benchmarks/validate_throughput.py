@@ -13,7 +13,7 @@ module excluded, ontolab's lazy imports (pyarrow, DuckDB) included.
 * ontolab's peak RSS on a >= 1 GB input. Target: < 300 MB.
 
 Environment: ONTOLAB_BENCH_VALIDATE_BYTES (default 150 MB), ONTOLAB_BENCH_RDFLIB_BYTES
-(20 MB), ONTOLAB_BENCH_OBO_BYTES (50 MB), ONTOLAB_BENCH_BIG_BYTES (1 GB),
+(20 MB), ONTOLAB_BENCH_OBO_BYTES (40 MB), ONTOLAB_BENCH_BIG_BYTES (1 GB),
 ONTOLAB_BENCH_SKIP_BIG=1, ONTOLAB_BENCH_ROUNDS (3).
 """
 
@@ -33,7 +33,7 @@ from ontolab.testing import write_synthetic_obo, write_synthetic_owl
 
 SIZE = int(os.environ.get("ONTOLAB_BENCH_VALIDATE_BYTES", "150000000"))
 RDFLIB_SIZE = int(os.environ.get("ONTOLAB_BENCH_RDFLIB_BYTES", "20000000"))
-OBO_SIZE = int(os.environ.get("ONTOLAB_BENCH_OBO_BYTES", "50000000"))
+OBO_SIZE = int(os.environ.get("ONTOLAB_BENCH_OBO_BYTES", "40000000"))
 BIG_SIZE = int(os.environ.get("ONTOLAB_BENCH_BIG_BYTES", "1000000000"))
 SKIP_BIG = os.environ.get("ONTOLAB_BENCH_SKIP_BIG", "") not in ("", "0")
 ROUNDS = int(os.environ.get("ONTOLAB_BENCH_ROUNDS", "3"))

@@ -112,11 +112,16 @@ class TermsSink:
         self.batch_rows = batch_rows
         self.rows: list[Row] = []
         self.untyped = 0
-        self._bits_size = max(1 << 23, expected_rows * _BITS_PER_ROW)
-        self._bits = bytearray((self._bits_size >> 3) + 1)
+        self.written: Path | None = None  # the table, once renamed into place
+        # A power of two, so that a mask picks the bit.
+        size = 1 << max(23, (expected_rows * _BITS_PER_ROW).bit_length())
+        self._bits_mask = size - 1
+        self._bits = bytearray(size >> 3)
         self._candidates: set[str] | None = set()
         parent = output.parent if output is not None else None
         try:
+            if parent is not None:
+                parent.mkdir(parents=True, exist_ok=True)
             self.workdir = Path(tempfile.mkdtemp(prefix=".ontolab-terms-", dir=parent))
         except OSError as exc:
             raise _storage_error(exc, parent or Path(tempfile.gettempdir())) from exc
@@ -138,15 +143,29 @@ class TermsSink:
         self.close()
 
     def add(self, row: Row) -> None:
-        """Queue one partial row; a full batch is handed to the worker."""
-        key = hash(row[0]) % self._bits_size
+        """Queue one partial row; a full batch is handed to the worker.
+
+        This runs once per subject of a possibly huge file, hence the inlined steps.
+        """
+        subject, _, _, synonyms, parents, xrefs, _, replaced, kind = row
+        # Multi-valued fields become distinct and sorted, so tables compare across runs.
+        if (
+            (synonyms is not None and SEP in synonyms)
+            or (parents is not None and SEP in parents)
+            or (xrefs is not None and SEP in xrefs)
+            or (replaced is not None and SEP in replaced)
+        ):
+            row = (*row[:3], _tidy(synonyms), _tidy(parents), _tidy(xrefs), row[6],
+                   _tidy(replaced), kind)  # fmt: skip
+        key = hash(subject) & self._bits_mask
         index, mask = key >> 3, 1 << (key & 7)
         bits = self._bits
-        if bits[index] & mask:
-            self._repeated(row[0])
+        seen = bits[index]
+        if seen & mask:
+            self._repeated(subject)
         else:
-            bits[index] |= mask
-        if row[8] is None:
+            bits[index] = seen | mask
+        if kind is None:
             self.untyped += 1
         rows = self.rows
         rows.append(row)
@@ -188,6 +207,7 @@ class TermsSink:
             counts = recounted or self._counts
             if self.output is not None:
                 os.replace(table, self.output)
+                self.written = self.output
         except OSError as exc:
             raise _storage_error(exc, self.output or self.parts) from exc
         return counts
@@ -255,20 +275,22 @@ class TermsSink:
             raise _storage_error(exc, self.parts) from exc
 
 
-def tidy(items: str) -> str:
-    """Distinct, sorted items of a SEP-joined list: tables compare the same on every run.
+def joined(items: list[str]) -> str | None:
+    """``items`` joined by SEP, or None for none (the sink makes them distinct and sorted)."""
+    return SEP.join(items) if items else None
+
+
+def _tidy(items: str | None) -> str | None:
+    """Distinct, sorted items of a SEP-joined list.
 
     Examples
     --------
-    >>> tidy(SEP.join(["b", "a", "b"])) == SEP.join(["a", "b"])
+    >>> _tidy(SEP.join(["b", "a", "b"])) == SEP.join(["a", "b"])
     True
     """
+    if items is None or SEP not in items:
+        return items
     return SEP.join(sorted(set(items.split(SEP))))
-
-
-def joined(items: list[str]) -> str | None:
-    """Distinct, sorted items joined by SEP, or None for none."""
-    return SEP.join(sorted(set(items))) if items else None
 
 
 def _split(column: Any, *, to_curie: bool = False) -> Any:

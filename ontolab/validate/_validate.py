@@ -122,7 +122,7 @@ def _validate(
         else:
             axioms = read_owl(path, fmt, sink, header)
         counts = sink.finish()
-    written = output if output is not None and output.exists() else None
+    written = sink.written
     if counts.terms == 0 and not skipped:
         if written is not None:
             written.unlink()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ontolab.settings import ValidateSettings
-from ontolab.validate._detect import XML_FORMATS, detect_format
+from ontolab.validate._detect import XML_FORMATS, detect_format, read_error
 from ontolab.validate._model import Message, ValidationResult
 from ontolab.validate._registry import (
     ValidationContext,
@@ -133,11 +133,14 @@ def run_deep_validators(
     Files above ``deep_max_bytes`` are skipped (``reason="too_large"``); XML is checked by
     the hostile-XML guard first, which raises :class:`~ontolab.errors.UnsafeXML`.
     """
-    fmt = fmt or detect_format(path)
+    try:
+        size = path.stat().st_size
+        fmt = fmt or detect_format(path)
+    except OSError as exc:
+        raise read_error(exc).with_context(path=str(path), ontology_id=ontology_id) from exc
     if fmt in XML_FORMATS:
         check_xml(path, max_entities=settings.max_xml_entities)
     ctx = ValidationContext(format=fmt, settings=settings, ontology_id=ontology_id)
-    size = path.stat().st_size
     results = []
     for name in settings.deep_validators:
         validator = get_validator(name)

@@ -1,16 +1,22 @@
 """Refuse hostile XML before any XML parser sees it.
 
-pyoxigraph's RDF/XML parser expands internal entities recursively (a billion-laughs file
-makes it allocate until the process dies) and rejects external entities with a syntax
-error; other parsers (rdflib through expat, py-horned-owl) differ again. So the guard reads
-the prolog itself, with a bounded read, and refuses:
+What pyoxigraph 0.5 does on its own (tests/unit/test_xml_guard.py keeps these true):
+
+* an external entity (``<!ENTITY x SYSTEM "file:///etc/hostname">``, ``PUBLIC``, a
+  parameter entity) is a syntax error ("<!ENTITY values should be enclosed in double
+  quotes"): it never opens the file or a socket (also checked with strace);
+* internal entities are expanded, recursively: a billion-laughs file makes it allocate
+  until the process dies (under an address-space cap, a Rust allocation abort).
+
+Other parsers differ (rdflib through expat, py-horned-owl), so the guard reads the prolog
+itself, with a bounded read, and refuses:
 
 * external entities: ``SYSTEM``/``PUBLIC`` entity declarations, an external DTD subset,
   parameter entities (declarations and ``%name;`` references) → ``E_XML_EXTERNAL_ENTITY``;
 * expansion: an entity whose replacement text references another entity, more than
   ``max_entities`` declarations, a replacement text over 64 KiB, or large entities
   referenced so often that expansion would exceed 16 MiB → ``E_XML_ENTITY_EXPANSION``;
-* a DOCTYPE internal subset over 1 MiB or one the guard cannot read → ``E_XML_DOCTYPE``.
+* a DOCTYPE internal subset over 1 MiB, or one the guard cannot read → ``E_XML_DOCTYPE``.
 
 Ordinary OWL files declare short namespace entities
 (``<!ENTITY owl "http://www.w3.org/2002/07/owl#" >``); those pass.

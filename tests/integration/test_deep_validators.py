@@ -146,3 +146,19 @@ def test_registered_plugins_are_found_by_name() -> None:
     assert result.passed and result.metrics["lines"] > 1000
     with pytest.raises(ValueError, match="already registered"):
         register_validator(CountLines())
+
+
+def test_entry_point_plugins_are_loaded_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    class Counted(CountLines):
+        name = "counted-lines"
+
+    monkeypatch.setattr(
+        "ontolab.validate._registry.entry_points",
+        lambda group: [EntryPoint("counted-lines", f"{__name__}:_COUNTED", group)],
+    )
+    monkeypatch.setitem(globals(), "_COUNTED", Counted)
+    validator = get_validator("counted-lines")
+    assert isinstance(validator, Counted)
+    assert get_validator("counted-lines") is validator
