@@ -25,26 +25,13 @@ from ontolab.catalog import (
 )
 from ontolab.errors import ImportUnresolved, NotAnOntology, OntolabError
 from ontolab.extract import ExtractedFile, extract
+from ontolab.formats import ONTOLOGY_FORMATS
 from ontolab.models import Artifact
 from ontolab.policy import ArchivePolicy
 from ontolab.settings import OntolabSettings
 from ontolab.validate import ValidationReport, detect_format, run_deep_validators, validate_file
 
 log = logging.getLogger("ontolab.pipeline")
-ONTOLOGY_FORMATS = frozenset(
-    {
-        "rdfxml",
-        "owlxml",
-        "turtle",
-        "ntriples",
-        "nquads",
-        "trig",
-        "jsonld",
-        "obographs",
-        "obo",
-        "functional",
-    }
-)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # Resolves an owl:imports IRI: returns (url, sha256, version) or raises an OntolabError.
 ImportFetcher = Callable[[str], tuple[str, str, str | None]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ontolab.plan._lockfile import LOCK_FILENAME, PlanChange, diff_plans, read_lock, write_lock
 from ontolab.plan._planner import build_plan, resolve_source
-from ontolab.plan._probe import Probe, Sniff, probe, sniff, version_from_iri
+from ontolab.plan._probe import Probe, Sniff, probe, sniff
 from ontolab.plan._registry import (
     ResolveContext,
     Resolver,
@@ -33,6 +33,5 @@ __all__ = [
     "resolver_names",
     "sniff",
     "sources_for",
-    "version_from_iri",
     "write_lock",
 ]

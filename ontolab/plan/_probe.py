@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ontolab.errors import OntolabError
+from ontolab.formats import decode_head, detect_text, release_from_iri
 from ontolab.models import Artifact
 from ontolab.net import HttpSession, Reply
 
 HEAD_BYTES = 64 * 1024
-# OBO release PURLs (/releases/2024-01-16/), GitHub assets (/releases/download/v2024-01-16/)
-_RELEASE = re.compile(r"/releases/download/v?(\d[^/]*|[^/]+)/|/releases/(?!download/)([^/]+)/")
 _OBO_TAG = re.compile(rb"^(data-version|ontology|date|property_value):[ \t]*(.+?)[ \t]*$", re.M)
 _VERSION_IRI = re.compile(
     rb"""owl:versionIRI\s*(?:rdf:resource\s*=\s*["']([^"']+)["']|<([^>]+)>)"""
@@ -63,22 +62,7 @@ class Probe:
 
     @property
     def version(self) -> str | None:
-        return self.sniff.version or version_from_iri(self.final_url)
-
-
-def version_from_iri(iri: str | None) -> str | None:
-    """``.../releases/2024-01-16/hp.owl`` → ``2024-01-16``.
-
-    Examples
-    --------
-    >>> version_from_iri("https://github.com/o/hp/releases/download/v2025-01-16/hp.obo")
-    '2025-01-16'
-    >>> version_from_iri("http://purl.obolibrary.org/obo/hp.owl") is None
-    True
-    """
-    match = _RELEASE.search(iri or "")
-    found = (match[1] or match[2]) if match else None
-    return found if found not in ("latest", "current") else None
+        return self.sniff.version or release_from_iri(self.final_url)
 
 
 def _decompress_head(head: bytes) -> tuple[bytes, str | None]:
@@ -100,26 +84,8 @@ def _decompress_head(head: bytes) -> tuple[bytes, str | None]:
 
 
 def _kind(text: bytes) -> str | None:
-    start = text.lstrip(b"\xef\xbb\xbf \t\r\n")[:2048].lower()
-    if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start[:512]:
-        return "html"
-    if start.startswith(b"format-version:") or re.search(rb"^\[term\]", text, re.M | re.I):
-        return "obo"
-    if re.match(rb"^(<[^>\s]+>|_:\S+)\s+<[^>\s]+>", start):
-        return "ntriples"
-    if start.startswith(b"<"):
-        if b"<rdf:rdf" in text[:16384].lower():
-            return "rdfxml"
-        if b"<ontology" in start:
-            return "owlxml"
-        return "xml"
-    if start.startswith((b"{", b"[")):
-        return "json"
-    if start.startswith((b"@prefix", b"@base", b"prefix ", b"base ")):
-        return "turtle"
-    if re.match(rb"^\s*(prefix\(|ontology\()", start):
-        return "functional"
-    return None
+    found = detect_text(decode_head(text), complete=False)
+    return None if found == "unknown" else found
 
 
 def _first(match: re.Match[bytes] | None) -> str | None:
@@ -148,12 +114,12 @@ def sniff(head: bytes) -> Sniff:
     if kind == "obo":
         tags = {k.decode(): v.decode("utf-8", "replace") for k, v in _OBO_TAG.findall(text)}
         raw = tags.get("data-version")
-        version = version_from_iri(f"/{raw}/") if raw and "/releases/" in f"/{raw}/" else raw
+        version = release_from_iri(f"/{raw}/") if raw and "/releases/" in f"/{raw}/" else raw
         licence = _first(_LICENCE.search(text))
     elif kind == "functional":
         match = _FUNCTIONAL.search(text)
         version_iri = match[2].decode() if match else None
-    elif kind == "json":
+    elif kind in ("obographs", "jsonld"):
         version_iri = _first(_VERSION_IRI.search(text))
         version = _first(_JSON_VERSION.search(text))
     elif kind not in (None, "html"):
@@ -161,11 +127,11 @@ def sniff(head: bytes) -> Sniff:
         title = _first(_TITLE.search(text))
         licence = _first(_LICENCE.search(text))
     if version is None and kind not in (None, "html", "obo"):
-        version = version_from_iri(version_iri) or _first(_VERSION_INFO.search(text))
-        if version is None and version_iri and kind != "json":
+        version = release_from_iri(version_iri) or _first(_VERSION_INFO.search(text))
+        if version is None and version_iri and kind not in ("obographs", "jsonld"):
             version = version_iri
-    if kind == "json" and version and version.startswith("http"):
-        version_iri, version = version, version_from_iri(version) or version
+    if kind in ("obographs", "jsonld") and version and version.startswith("http"):
+        version_iri, version = version, release_from_iri(version) or version
     return Sniff(kind, version, version_iri, title, licence, compression)
 
 

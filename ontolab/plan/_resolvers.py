@@ -14,8 +14,9 @@ from ontolab.errors import (
     ResolverUnavailable,
     UnknownOntology,
 )
+from ontolab.formats import release_from_iri
 from ontolab.models import PlanItem, Source
-from ontolab.plan._probe import Probe, version_from_iri
+from ontolab.plan._probe import Probe
 from ontolab.plan._registry import ResolveContext, register_resolver
 
 OBO_PURL_BASE = "http://purl.obolibrary.org/obo"
@@ -56,7 +57,7 @@ def _release_url(url: str, found: Probe) -> str:
     Fetch the release a PURL pointed at, not "latest": the plan's version is then exactly
     what the pull brings, and a lock file pins a URL that never moves.
     """
-    return next((u for u in (url, *found.redirects) if version_from_iri(u)), url)
+    return next((u for u in (url, *found.redirects) if release_from_iri(u)), url)
 
 
 class UrlResolver:

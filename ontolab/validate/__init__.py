@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from ontolab.validate._detect import FORMATS, detect_format
+from ontolab.formats import FORMATS, detect_format
 from ontolab.validate._model import Message, OntologyMetrics, ValidationReport, ValidationResult
 from ontolab.validate._registry import (
     ValidationContext,

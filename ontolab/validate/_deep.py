@@ -15,7 +15,7 @@ import resource
 import sys
 from pathlib import Path
 
-from ontolab.validate._detect import detect_format
+from ontolab.formats import detect_format
 from ontolab.validate._registry import get_validator
 from ontolab.validate._validators import EXIT_MEMORY, IsolatedValidator
 

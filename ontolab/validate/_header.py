@@ -7,14 +7,14 @@ Every reader fills one :class:`Header` while it streams; the version rules live 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from ontolab.formats import normalise_data_version, release_from_iri
 
 OWL = "http://www.w3.org/2002/07/owl#"
 DC = "http://purl.org/dc/elements/1.1/"
 DCTERMS = "http://purl.org/dc/terms/"
 # OBO release PURLs (/releases/2024-01-16/), GitHub assets (/releases/download/v2024-01-16/)
-_RELEASE = re.compile(r"/releases/download/v?([^/]+)/|/releases/(?!download/)([^/]+)/")
 # Predicates of the ontology header, by what they mean.
 HEADER_PREDICATES = {
     f"{OWL}versionIRI": "version_iri",
@@ -28,34 +28,6 @@ HEADER_PREDICATES = {
 # Header values kept for subjects seen before the owl:Ontology declaration (bounded).
 _MAX_PENDING = 1000
 _MAX_DISTINCT = 1_000_000
-
-
-def release_from_iri(iri: str | None) -> str | None:
-    """``.../releases/2025-01-16/hp.owl`` → ``2025-01-16``; None without a release part.
-
-    Examples
-    --------
-    >>> release_from_iri("http://purl.obolibrary.org/obo/hp/releases/2025-01-16/hp.owl")
-    '2025-01-16'
-    >>> release_from_iri("http://purl.obolibrary.org/obo/hp.owl") is None
-    True
-    """
-    match = _RELEASE.search(iri or "")
-    found = (match[1] or match[2]) if match else None
-    return found if found not in ("latest", "current") else None
-
-
-def normalise_data_version(value: str) -> str:
-    """OBO ``data-version``: ``hp/releases/2025-01-16`` → ``2025-01-16``; others unchanged.
-
-    Examples
-    --------
-    >>> normalise_data_version("hp/releases/2025-01-16")
-    '2025-01-16'
-    >>> normalise_data_version("2.34")
-    '2.34'
-    """
-    return release_from_iri(f"/{value.strip()}/") or value.strip()
 
 
 class Distinct:

@@ -13,7 +13,7 @@ from fastobo import term as obo_term
 from fastobo import typedef as obo_typedef
 
 from ontolab.errors import OntologyParseError
-from ontolab.validate._detect import read_error
+from ontolab.formats import read_error
 from ontolab.validate._header import DC, DCTERMS, HEADER_PREDICATES, OWL, Header
 from ontolab.validate._terms import TermsSink, joined
 

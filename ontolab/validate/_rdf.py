@@ -15,7 +15,7 @@ import pyoxigraph
 from pyoxigraph import BlankNode, NamedNode, RdfFormat
 
 from ontolab.errors import OntologyParseError
-from ontolab.validate._detect import decode_head, read_error, read_head, xml_root
+from ontolab.formats import decode_head, read_error, read_head, xml_root
 from ontolab.validate._header import HEADER_PREDICATES, OWL, Header
 from ontolab.validate._terms import SEP, TermsSink
 

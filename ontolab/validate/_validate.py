@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 from ontolab.errors import NotAnOntology, OntolabError
-from ontolab.settings import ValidateSettings
-from ontolab.validate._detect import (
+from ontolab.formats import (
     FORMATS,
     RDF_FORMATS,
     XML_FORMATS,
     detect_format,
     read_error,
 )
+from ontolab.settings import ValidateSettings
 from ontolab.validate._header import Header
 from ontolab.validate._merge import TermCounts
 from ontolab.validate._model import Message, OntologyMetrics, ValidationReport

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ontolab.formats import XML_FORMATS, detect_format, read_error
 from ontolab.settings import ValidateSettings
-from ontolab.validate._detect import XML_FORMATS, detect_format, read_error
 from ontolab.validate._model import Message, ValidationResult
 from ontolab.validate._registry import (
     ValidationContext,

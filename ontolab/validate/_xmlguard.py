@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ontolab.errors import UnsafeXML
-from ontolab.validate._detect import HEAD_BYTES, decode_head
+from ontolab.formats import HEAD_BYTES, decode_head
 
 MAX_SUBSET_BYTES = 1 << 20
 MAX_ENTITY_TEXT = 64 * 1024

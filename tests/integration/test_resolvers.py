@@ -107,7 +107,7 @@ def test_obo_default_format_order_ends_with_json(mirror: Mirror, mirror_settings
         ("/obo/syn.json", 302),
     ]
     assert item.url == mirror.release_url("syn")
-    assert (item.version, item.format) == ("2024-02-02", "json")
+    assert (item.version, item.format) == ("2024-02-02", "obographs")
 
 
 @pytest.fixture

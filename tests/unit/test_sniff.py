@@ -4,7 +4,8 @@ import gzip
 
 import pytest
 
-from ontolab.plan import sniff, version_from_iri
+from ontolab.formats import release_from_iri
+from ontolab.plan import sniff
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ from ontolab.plan import sniff, version_from_iri
         (
             b'{"graphs": [{"id": "http://p/hp.json", "meta": {"version": '
             b'"http://p/hp/releases/2024-04-26/hp.json"}}]}',
-            "json",
+            "obographs",
             "2024-04-26",
             "http://p/hp/releases/2024-04-26/hp.json",
         ),
@@ -77,8 +78,8 @@ def test_title_and_licence_from_rdfxml() -> None:
     assert found.licence == "https://creativecommons.org/licenses/by/4.0/"
 
 
-def test_version_from_iri() -> None:
-    assert version_from_iri("http://purl.obolibrary.org/obo/hp/releases/2024-01-16/hp.owl") == (
+def test_release_from_iri() -> None:
+    assert release_from_iri("http://purl.obolibrary.org/obo/hp/releases/2024-01-16/hp.owl") == (
         "2024-01-16"
     )
-    assert version_from_iri("http://purl.obolibrary.org/obo/hp.owl") is None
+    assert release_from_iri("http://purl.obolibrary.org/obo/hp.owl") is None

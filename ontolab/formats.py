@@ -1,7 +1,8 @@
-"""Which syntax a file is written in, decided by its content, never by its name.
+"""Ontology syntaxes and versions, read from content, never from names.
 
 Servers label files badly (an HTML error page saved as ``hp.owl``, Turtle served as
 ``.owl``), so the first 64 KiB are read and matched against each syntax's opening moves.
+Cross-cutting: the plan stage's version probe and the validate stage both read files this way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ FORMATS = (
     "html",
     "unknown",
 )
+ONTOLOGY_FORMATS = frozenset(set(FORMATS) - {"html", "unknown"})
 RDF_FORMATS = frozenset({"rdfxml", "turtle", "ntriples", "nquads", "trig", "jsonld"})
 XML_FORMATS = frozenset({"rdfxml", "owlxml"})
 
@@ -224,3 +226,34 @@ def _detect_triples(text: str, lines: list[str]) -> str:
 def _without_strings(text: str) -> str:
     """Blank out quoted strings so that braces inside literals do not look like graphs."""
     return re.sub(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"', '""', text)
+
+
+_RELEASE = re.compile(r"/releases/download/v?([^/]+)/|/releases/(?!download/)([^/]+)/")
+
+
+def release_from_iri(iri: str | None) -> str | None:
+    """``.../releases/2025-01-16/hp.owl`` → ``2025-01-16``; None without a release part.
+
+    Examples
+    --------
+    >>> release_from_iri("http://purl.obolibrary.org/obo/hp/releases/2025-01-16/hp.owl")
+    '2025-01-16'
+    >>> release_from_iri("http://purl.obolibrary.org/obo/hp.owl") is None
+    True
+    """
+    match = _RELEASE.search(iri or "")
+    found = (match[1] or match[2]) if match else None
+    return found if found not in ("latest", "current") else None
+
+
+def normalise_data_version(value: str) -> str:
+    """OBO ``data-version``: ``hp/releases/2025-01-16`` → ``2025-01-16``; others unchanged.
+
+    Examples
+    --------
+    >>> normalise_data_version("hp/releases/2025-01-16")
+    '2025-01-16'
+    >>> normalise_data_version("2.34")
+    '2.34'
+    """
+    return release_from_iri(f"/{value.strip()}/") or value.strip()
