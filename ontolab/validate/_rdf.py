@@ -112,12 +112,12 @@ def _stream(reader: pyoxigraph.QuadParser, sink: TermsSink, header: Header) -> i
     skip = True
     label = definition = kind = synonyms = parents = xrefs = replaced = None
     deprecated = False
-    for quad in reader:
+    # Unpacking a quad builds its three terms in one call, cheaper than three attribute reads.
+    for subject, predicate, obj, _ in reader:
         count += 1
-        code = get_code(quad.predicate)
+        code = get_code(predicate)
         if code is None:
             continue
-        subject = quad.subject
         if subject != current:
             if not skip:
                 if kind == "ontology" or value == header.ontology_iri:
@@ -135,7 +135,6 @@ def _stream(reader: pyoxigraph.QuadParser, sink: TermsSink, header: Header) -> i
             deprecated = False
         elif skip:
             continue
-        obj = quad.object
         if code == _TYPE:
             found = get_kind(obj)
             if found is None:
@@ -168,7 +167,7 @@ def _stream(reader: pyoxigraph.QuadParser, sink: TermsSink, header: Header) -> i
         elif code == _REPLACED:
             replaced = obj.value if replaced is None else f"{replaced}{SEP}{obj.value}"
         else:
-            header.note(value, HEADER_PREDICATES[quad.predicate.value], obj.value)
+            header.note(value, HEADER_PREDICATES[predicate.value], obj.value)
     if not skip:
         if kind == "ontology" or value == header.ontology_iri:
             header.label = header.label or label
