@@ -46,6 +46,15 @@ _SYLLABLES = (
 _PAD = 10_000_000
 _PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _OBO = "http://purl.obolibrary.org/obo/"
+_NAMESPACES = ("biological_process", "molecular_function", "cellular_component")
+_RESTRICTION = (
+    "        <rdfs:subClassOf>\n"
+    "            <owl:Restriction>\n"
+    f'                <owl:onProperty rdf:resource="{_OBO}BFO_0000050"/>\n'
+    '                <owl:someValuesFrom rdf:resource="{}"/>\n'
+    "            </owl:Restriction>\n"
+    "        </rdfs:subClassOf>\n"
+)
 
 
 class _Vocabulary:
@@ -256,6 +265,7 @@ def write_synthetic_owl(
     prefix: str = "SYN",
     version: str = "2024-01-01",
     seed: int = 0,
+    annotated: bool = False,
 ) -> Path:
     """Write a synthetic RDF/XML OWL ontology and return its path.
 
@@ -275,6 +285,11 @@ def write_synthetic_owl(
         Release version used in the version IRI and ``owl:versionInfo``.
     seed
         Seed for labels, definitions and the ``rdfs:subClassOf`` graph.
+    annotated
+        Also write what real OBO releases such as GO carry beside the terms: an
+        ``owl:Axiom`` per definition with its provenance xrefs, ``part_of`` restrictions
+        on a third of the classes, and ``oboInOwl:hasOBONamespace``. Without it every
+        class is nearly all terms-table content, a worst case for the validator.
 
     Returns
     -------
@@ -318,8 +333,26 @@ def write_synthetic_owl(
             )
         if r & 0xC00:
             text += f"        <oboInOwl:hasDbXref>EX:{(r >> 3) & 0xFFFFF}</oboInOwl:hasDbXref>\n"
+        if annotated:
+            namespace = _NAMESPACES[r % 3]
+            text += f"        <oboInOwl:hasOBONamespace>{namespace}</oboInOwl:hasOBONamespace>\n"
         bodies[slot] = text
         return text
+
+    def axiom(slot: int, about: str) -> str:
+        # GO's shape: the definition restated as an annotated axiom carrying its sources.
+        r = table[slot]
+        refs = "".join(
+            f"        <oboInOwl:hasDbXref>PMID:{(r >> shift) & 0xFFFFFF}</oboInOwl:hasDbXref>\n"
+            for shift in range(0, 1 + (r >> 30) * 4, 4)
+        )
+        return (
+            "    <owl:Axiom>\n"
+            f'        <owl:annotatedSource rdf:resource="{about}"/>\n'
+            f'        <owl:annotatedProperty rdf:resource="{_OBO}IAO_0000115"/>\n'
+            f"        <owl:annotatedTarget>{sentences[r & 511]}.</owl:annotatedTarget>\n"
+            f"{refs}    </owl:Axiom>\n\n"
+        )
 
     def render(start: int, stop: int) -> str:
         parts: list[str] = []
@@ -345,11 +378,15 @@ def write_synthetic_owl(
                 add(last_line)
                 for p in parents[1:]:
                     add(f'        <rdfs:subClassOf rdf:resource="{cls}{_pad(p)}"/>\n')
+                if annotated and r % 3 == 0:
+                    add(_RESTRICTION.format(f"{cls}{_pad(parents[0])}"))
             slot = r >> _BODY_SHIFT
             add(
                 f"{bodies[slot] or body(slot)}        <oboInOwl:id>{prefix}:{ident}</oboInOwl:id>\n"
                 f"        <rdfs:label>{label} {i}</rdfs:label>\n    </owl:Class>\n\n"
             )
+            if annotated:
+                add(axiom(slot, f"{cls}{ident}"))
         return "".join(parts)
 
     out_path = Path(path)

@@ -48,11 +48,21 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    """MemoryError, or an extension module that could not be mapped under the cap."""
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """MemoryError (anywhere in the chain), or an extension that failed under the cap.
+
+    C extensions (pyexpat, for one) may return NULL from a failed allocation without setting
+    an exception, which Python reports as this SystemError.
+    """
+    if exc is None:
+        return False
     if isinstance(exc, MemoryError):
         return True
     text = str(exc)
+    if isinstance(exc, SystemError) and "without exception set" in text:
+        return True
+    if _out_of_memory(exc.__cause__ or exc.__context__):
+        return True
     return isinstance(exc, (ImportError, OSError)) and (
         getattr(exc, "errno", None) == errno.ENOMEM
         or "failed to map segment" in text

@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 
 import pyoxigraph
-from pyoxigraph import BlankNode, NamedNode, RdfFormat
+from pyoxigraph import NamedNode, RdfFormat
 
 from ontolab.errors import OntologyParseError
 from ontolab.formats import decode_head, read_error, read_head, xml_root
 from ontolab.validate._header import HEADER_PREDICATES, OWL, Header
-from ontolab.validate._terms import SEP, TermsSink
+from ontolab.validate._terms import SEP, Row, TermsSink
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -105,11 +105,9 @@ def read_rdf(path: Path, fmt: str, sink: TermsSink, header: Header) -> int:
 def _stream(reader: pyoxigraph.QuadParser, sink: TermsSink, header: Header) -> int:  # noqa: PLR0912, PLR0915
     # Dicts keyed by NamedNode: hashing the node skips building a Python str per triple.
     get_code, get_kind, named = _NODE_CODES.get, _NODE_KINDS.get, NamedNode
-    add = sink.add
     count = 0
-    current: NamedNode | BlankNode | None = None
+    current: NamedNode | None = None
     value = ""
-    skip = True
     label = definition = kind = synonyms = parents = xrefs = replaced = None
     deprecated = False
     # Unpacking a quad builds its three terms in one call, cheaper than three attribute reads.
@@ -119,22 +117,17 @@ def _stream(reader: pyoxigraph.QuadParser, sink: TermsSink, header: Header) -> i
         if code is None:
             continue
         if subject != current:
-            if not skip:
-                if kind == "ontology" or value == header.ontology_iri:
-                    header.label = header.label or label
-                else:
-                    add((value, label, definition, synonyms, parents, xrefs, deprecated,
-                         replaced, kind))  # fmt: skip
-            current = subject
-            # Blank nodes (restrictions, axiom annotations) are never terms.
-            skip = type(subject) is not named
-            if skip:
+            # Blank nodes (restrictions, axiom annotations) are never terms, and RDF/XML
+            # emits a nested one in the middle of its class: it must not end the run.
+            if type(subject) is not named:
                 continue
+            if current is not None:
+                _finish(sink, header, (value, label, definition, synonyms, parents, xrefs,
+                                       deprecated, replaced, kind))  # fmt: skip
+            current = subject
             value = subject.value
             label = definition = kind = synonyms = parents = xrefs = replaced = None
             deprecated = False
-        elif skip:
-            continue
         if code == _TYPE:
             found = get_kind(obj)
             if found is None:
@@ -168,12 +161,18 @@ def _stream(reader: pyoxigraph.QuadParser, sink: TermsSink, header: Header) -> i
             replaced = obj.value if replaced is None else f"{replaced}{SEP}{obj.value}"
         else:
             header.note(value, HEADER_PREDICATES[predicate.value], obj.value)
-    if not skip:
-        if kind == "ontology" or value == header.ontology_iri:
-            header.label = header.label or label
-        else:
-            add((value, label, definition, synonyms, parents, xrefs, deprecated, replaced, kind))
+    if current is not None:
+        _finish(sink, header, (value, label, definition, synonyms, parents, xrefs, deprecated,
+                               replaced, kind))  # fmt: skip
     return count
+
+
+def _finish(sink: TermsSink, header: Header, row: Row) -> None:
+    """Hand one subject's run to the sink, or its label to the header for the ontology."""
+    if row[8] == "ontology" or row[0] == header.ontology_iri:
+        header.label = header.label or row[1]
+    else:
+        sink.add(row)
 
 
 def _parse_error(path: Path, fmt: str, exc: SyntaxError) -> OntologyParseError:

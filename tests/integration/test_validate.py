@@ -181,6 +181,31 @@ def test_synthetic_owl_gives_exactly_n_class_rows(tmp_path: Path, syntax: str) -
     assert report.metrics.version == "2024-01-01"
 
 
+def test_go_shaped_annotations_leave_the_terms_table_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ontolab.validate import _terms
+
+    rebuilt: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        result = merge_parts(*args, **kwargs)
+        rebuilt.append(result[1] is not None)
+        return result
+
+    merge_parts = _terms.merge_parts
+    monkeypatch.setattr(_terms, "merge_parts", watched)
+    dense = write_synthetic_owl(tmp_path / "dense.owl", n_terms=3000)
+    annotated = write_synthetic_owl(tmp_path / "go.owl", n_terms=3000, annotated=True)
+    assert annotated.stat().st_size > 1.5 * dense.stat().st_size
+    validate_file(dense, settings=SETTINGS, terms_path=tmp_path / "dense.parquet")
+    report = validate_file(annotated, settings=SETTINGS, terms_path=tmp_path / "go.parquet")
+    assert table(tmp_path / "go.parquet") == table(tmp_path / "dense.parquet")
+    assert report.metrics.classes == 3000
+    # Restrictions nested inside a class do not split its run, so nothing needed merging.
+    assert rebuilt == [False, False]
+
+
 def test_synthetic_obo_gives_exactly_n_class_rows(tmp_path: Path) -> None:
     obo = write_synthetic_obo(tmp_path / "syn.obo", n_terms=2345)
     report = validate_file(obo, settings=SETTINGS, terms_path=tmp_path / "terms.parquet")
