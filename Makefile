@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= .demo
 
-.PHONY: venv demo test unit lint bench clean
+.PHONY: venv demo test unit lint services bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ontolab needs Python 3.11+ (set PYTHON=python3.11)")'
@@ -24,7 +24,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check ontolab tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# Integration tests start their own PostgreSQL; this installs the server programs if missing.
+services:
+	@sh tests/services.sh
+
+test: $(STAMP) lint services
 	$(BIN)/pytest
 
 unit: $(STAMP)

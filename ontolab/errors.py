@@ -27,6 +27,7 @@
     │   ├── OntologyParseError        the parser rejected the file
     │   ├── UnsafeXML                 entity expansion (billion laughs), external entities
     │   └── ImportUnresolved          an owl:imports could not be fetched (a warning by default)
+    ├── PromotionRefused              (Terminal) promote a non-good version, nothing to roll back to
     ├── StorageError                  data dir not writable, disk full  (exit 3)
     └── CatalogError                  (exit 3)
         └── CatalogLocked             (Transient) another process holds the catalog
@@ -260,6 +261,13 @@ class UnsafeXML(ValidationFailed):
 class ImportUnresolved(ValidationFailed):
     default_code = "E_IMPORT_UNRESOLVED"
     reason = "import_unresolved"
+
+
+class PromotionRefused(OntolabError, Terminal):
+    """The latest pointer cannot move there: the version is not good, or there is no target."""
+
+    default_code = "E_PROMOTE_REFUSED"
+    reason = "promotion"
 
 
 class StorageError(OntolabError, Terminal):

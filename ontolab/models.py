@@ -161,6 +161,7 @@ class ReceiptRow(_Record):
     size: int | None = None
     bytes_transferred: int = 0
     elapsed_s: float = 0.0
+    live: str | None = None  # the ontology's live version after the run
 
 
 @dataclass(frozen=True)

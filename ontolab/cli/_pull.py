@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from ontolab import pipeline
 from ontolab.cli._options import ConfigOption, IdsArgument, JsonOption, settings_from
 from ontolab.cli._output import (
     EXIT_FAILED,
@@ -20,7 +18,11 @@ from ontolab.cli._output import (
     out_console,
     progress_bars,
 )
-from ontolab.models import Plan, RunReceipt
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ontolab.models import Plan, RunReceipt
 
 LockFileOption = Annotated[
     Path | None,
@@ -29,7 +31,7 @@ LockFileOption = Annotated[
 
 
 def _plan_table(plan: Plan) -> Table:
-    table = Table("ontology", "resolver", "version", "size", "url", title="plan")
+    table = _table()("ontology", "resolver", "version", "size", "url", title="plan")
     for item in plan.items:
         table.add_row(
             item.ontology,
@@ -58,11 +60,11 @@ def plan(
         settings = settings_from(config)
         if lock:
             with progress_bars() as bars:
-                planned, path = pipeline.lock_plan(
+                planned, path = _pipeline().lock_plan(
                     ids, settings=settings, path=lock_file, progress=bars
                 )
             return planned, path if path != Path() else None
-        return pipeline.plan(ids, settings=settings), None
+        return _pipeline().plan(ids, settings=settings), None
 
     planned, written = guarded(run, as_json=as_json)
     if as_json:
@@ -91,7 +93,7 @@ def plan_diff(
 ) -> None:
     """What changed between the current plan and the lock file (or the last stored plan)."""
     baseline, changes, current = guarded(
-        lambda: pipeline.plan_diff(ids, settings=settings_from(config), lock_path=lock_file),
+        lambda: _pipeline().plan_diff(ids, settings=settings_from(config), lock_path=lock_file),
         as_json=as_json,
     )
     moved = [c for c in changes if c.change != "unchanged"]
@@ -104,7 +106,7 @@ def plan_diff(
             }
         )
     else:
-        table = Table("ontology", "change", "field", "from", "to", title=f"plan vs {baseline}")
+        table = _table()("ontology", "change", "field", "from", "to", title=f"plan vs {baseline}")
         for change in changes:
             if not change.fields:
                 table.add_row(change.ontology, change.change, "", "", "")
@@ -116,7 +118,7 @@ def plan_diff(
 
 
 def _receipt_table(receipt: RunReceipt) -> Table:
-    table = Table(
+    table = _table()(
         "ontology",
         "version",
         "outcome",
@@ -146,7 +148,7 @@ def pull(
     ] = False,
     lock_file: LockFileOption = None,
     no_promote: Annotated[
-        bool, typer.Option("--no-promote", help="Stage only (this version never promotes).")
+        bool, typer.Option("--no-promote", help="Stage only: keep the live version.")
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Ignore caches and partial files.")
@@ -166,15 +168,17 @@ def pull(
     def run() -> RunReceipt:
         settings = settings_from(config)
         with progress_bars() as bars:
-            return pipeline.pull(
+            receipt: RunReceipt = _pipeline().pull(
                 ids,
                 settings=settings,
                 lock=lock_file if (lock and lock_file) else lock,
                 force=force,
                 jobs=jobs,
                 strict=strict,
+                promote=not no_promote,
                 progress=bars,
             )
+        return receipt
 
     receipt = guarded(run, as_json=as_json)
     if as_json:
@@ -184,3 +188,17 @@ def pull(
     raise typer.Exit(
         exit_code_for_rows([r.reason or "error" for r in receipt.rows if r.outcome == "failed"])
     )
+
+
+def _pipeline() -> Any:
+    # Imported on use: the pipeline pulls in httpx and the stages, which commands that only
+    # read the catalog never need.
+    from ontolab import pipeline
+
+    return pipeline
+
+
+def _table() -> type[Table]:
+    from rich.table import Table
+
+    return Table

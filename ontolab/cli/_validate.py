@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from ontolab import pipeline
 from ontolab.cli._options import ConfigOption, JsonOption, settings_from
 from ontolab.cli._output import EXIT_FAILED, EXIT_OK, emit_json, guarded, out_console
-from ontolab.pipeline import Checked
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ontolab.pipeline import Checked
 
 
 def _document(checked: Checked) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def validate(
 ) -> None:
     """Re-run extraction and validators on a stored version."""
     checked = guarded(
-        lambda: pipeline.validate(
+        lambda: _pipeline().validate(
             ontology, version=version, settings=settings_from(config), strict=strict
         ),
         as_json=as_json,
@@ -69,7 +71,7 @@ def validate(
     if as_json:
         emit_json(doc)
     else:
-        table = Table(
+        table = _table()(
             "validator",
             "file",
             "result",
@@ -90,3 +92,17 @@ def validate(
             table.add_row(v["validator"], v["member"] or "", result, str(details)[:120])
         out_console.print(table)
     raise typer.Exit(EXIT_OK if checked.outcome.status == "good" else EXIT_FAILED)
+
+
+def _pipeline() -> Any:
+    # Imported on use: the pipeline pulls in httpx and the stages, which commands that only
+    # read the catalog never need.
+    from ontolab import pipeline
+
+    return pipeline
+
+
+def _table() -> type[Table]:
+    from rich.table import Table
+
+    return Table

@@ -138,6 +138,7 @@ def pull(
     force: bool = False,
     jobs: int | None = None,
     strict: bool | None = None,
+    promote: bool = True,
     progress: Progress | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> RunReceipt:
@@ -155,9 +156,12 @@ def pull(
         ``validate.strict``); parse errors, HTML pages and unsafe archives always fail it.
     jobs
         Concurrent downloads (default ``http.jobs``).
+    promote
+        Make each new good version the live one (blue/green: the previous good version
+        stays stored for ``rollback``). False stages only.
     """
     cfg = resolve_settings(settings)
-    with Run(cfg, "pull", transport, strict=strict) as run:
+    with Run(cfg, "pull", transport, strict=strict, promote=promote) as run:
         if lock:
             lock_path = lock if isinstance(lock, Path) else default_lock_path(cfg)
             items = read_lock(lock_path)
@@ -173,7 +177,11 @@ def pull(
         results = run.fetcher(progress).fetch(
             planned.items, force=force, jobs=jobs or cfg.http.jobs
         )
-        rows = [_row(result, run.checked.get(result.ontology)) for result in results] + [
+        live = run.recorder.live_versions()
+        rows = [
+            replace(_row(result, run.checked.get(result.ontology)), live=live.get(result.ontology))
+            for result in results
+        ] + [
             ReceiptRow(f.ontology, None, "failed", f.reason, f.error_code, f.message)
             for f in planned.failures
         ]

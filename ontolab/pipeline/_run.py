@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from ontolab.catalog import Event, Recorder, open_catalog, record_outcome
+from ontolab.catalog import Event, Promotion, Recorder, open_catalog, promote, record_outcome
 from ontolab.errors import OntolabError
 from ontolab.fetch import Fetcher, Progress
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
@@ -56,8 +56,10 @@ class Run:
         transport: httpx.BaseTransport | None = None,
         *,
         strict: bool | None = None,
+        promote: bool = False,
     ) -> None:
         self.settings = settings
+        self.promote = promote
         self.run_id = uuid.uuid4().hex[:12]
         self.session = HttpSession.from_settings(settings, transport=transport)
         self.catalog = open_catalog(
@@ -133,10 +135,14 @@ class Run:
         if art is None:
             return
         version = version_label(result) or f"sha256-{art.sha256[:12]}"
-        if result.outcome == "unchanged" and self.recorder.version_status(
-            art.ontology, version
-        ) not in (None, "staged"):
-            return  # already validated; `ontolab validate` re-runs on demand
+        status = self.recorder.version_status(art.ontology, version)
+        if result.outcome == "unchanged" and status not in (None, "staged"):
+            # Already validated; `ontolab validate` re-runs on demand. Only a new version
+            # moves the pointer, so a rollback sticks until upstream publishes again; an
+            # ontology with nothing live (a catalog from before promotion) gets this one.
+            if self.promote and status == "good" and self.recorder.live(art.ontology) is None:
+                self._promoted(promote(self.catalog, art.ontology, version, reason="pull"))
+            return
         self.check(replace(art, version=version), version)
 
     def check(self, artifact: Artifact, version: str) -> Checked:
@@ -147,7 +153,9 @@ class Run:
             strict=self.strict,
             fetch_import=self._fetch_import if self.settings.validate_.resolve_imports else None,
         )
-        record_outcome(self.catalog, checked.outcome, run_id=self.run_id)
+        moved = record_outcome(
+            self.catalog, checked.outcome, run_id=self.run_id, promote=self.promote
+        )
         outcome = checked.outcome
         self.recorder.event(
             Event(
@@ -160,9 +168,24 @@ class Run:
                 message=outcome.reason,
             )
         )
+        if moved is not None:
+            self._promoted(moved)
         with self._lock:
             self.checked[artifact.ontology] = checked
         return checked
+
+    def _promoted(self, moved: Promotion) -> None:
+        if moved.changed:
+            self.recorder.event(
+                Event(
+                    f"latest.{moved.action}",
+                    ontology=moved.ontology,
+                    version=moved.version,
+                    stage="promote",
+                    message=moved.reason,
+                    payload={"previous": moved.previous, "actor": moved.actor},
+                )
+            )
 
     def _fetch_import(self, iri: str) -> tuple[str, str, str | None]:
         """Fetch an owl:imports IRI through the same policy, store and catalog."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 from ontolab.testing._mirror_model import Fault, RequestRecord
 from ontolab.testing._mirror_server import Mirror
 from ontolab.testing.corpus import hpo_obo_path, kisao_owl_path
+from ontolab.testing.postgres import PostgresServer
 from ontolab.testing.synthetic import write_synthetic_obo, write_synthetic_owl
 
 __all__ = [
     "Fault",
     "Mirror",
+    "PostgresServer",
     "RequestRecord",
     "hpo_obo_path",
     "kisao_owl_path",

@@ -1,0 +1,172 @@
+"""What every catalog backend offers, and the migration runner they share.
+
+A backend hands out connections whose ``execute(sql, params)`` takes ``?`` placeholders and
+returns a cursor (``fetchone``, ``fetchall``, ``description``): DuckDB's own connection does,
+PostgreSQL's is wrapped. SQL written against this is the portable subset both engines share,
+so the pipeline, listings, doctor and prune are written once. ``insert_arrow`` is the one
+path for bulk rows (files, backups): a batch, never a row at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ontolab.catalog._schema import MIGRATIONS, SCHEMA_VERSION
+from ontolab.errors import CatalogError
+
+
+class Cursor(Protocol):
+    description: Any
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] | None = None, /) -> Any: ...
+
+
+def utcnow() -> datetime:
+    """Naive UTC: what TIMESTAMP columns hold, the same on DuckDB and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def dicts(cursor: Cursor) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by column name, so SELECT aliases map onto value objects."""
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit for messages and listings."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@]*@", r"\1:***@", url, flags=re.I)
+
+
+class CatalogBackend(ABC):
+    """A catalog store: transactions, reads, migrations and bulk inserts."""
+
+    kind: str
+    url: str
+
+    @property
+    def location(self) -> str:
+        """Where the catalog lives, fit for messages (no password)."""
+        return redact_url(self.url)
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        """One write transaction, without the schema check."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Connection]:
+        """A connection for queries, without the schema check."""
+
+    @abstractmethod
+    def insert_arrow(self, con: Connection, table: str, rows: Any) -> int:
+        """Insert a ``pyarrow.Table`` (columns named like the table's) in one batch."""
+
+    def query_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run a query and return a ``pyarrow.Table``."""
+        import pyarrow as pa
+
+        with self.reader() as con:
+            cursor = con.execute(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            rows = cursor.fetchall()
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections now."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether the catalog has been created (a file, or a schema_version table)."""
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One write transaction: commit on success, roll back on any error."""
+        self.ensure_schema()
+        return self._transaction()
+
+    def reader(self) -> AbstractContextManager[Connection]:
+        """A connection for queries."""
+        self.ensure_schema()
+        return self._read()
+
+    # -- schema -----------------------------------------------------------------------------
+    _migrated: bool = False
+
+    def ensure_schema(self) -> None:
+        """Apply pending migrations once per catalog object (idempotent across processes)."""
+        if not self._migrated:
+            self.migrate()
+            self._migrated = True
+
+    def schema_version(self) -> int:
+        with self._transaction() as con:
+            return _current_version(con)
+
+    def migrate(self) -> list[int]:
+        """Apply every pending migration, each in its own transaction; return those applied."""
+        applied: list[int] = []
+        with self._transaction() as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL)"
+            )
+        for migration in MIGRATIONS:
+            with self._transaction() as con:
+                current = _current_version(con)
+                # Before the skip below: a newer catalog has every known migration applied.
+                if current > SCHEMA_VERSION:
+                    raise CatalogError(
+                        f"catalog schema {current} is newer than this ontolab ({SCHEMA_VERSION}); "
+                        "upgrade ontolab",
+                        code="E_CATALOG_SCHEMA_NEWER",
+                        path=self.location,
+                    )
+                if migration.version <= current:
+                    continue
+                for statement in migration.statements:
+                    con.execute(statement)
+                con.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)",
+                    [migration.version, migration.description, utcnow()],
+                )
+                applied.append(migration.version)
+        return applied
+
+    def tables(self) -> Iterator[str]:
+        """The catalog's tables, in dependency order (parents before children)."""
+        yield from TABLE_ORDER
+
+
+# Parents before children: restore inserts in this order, prune deletes in reverse.
+TABLE_ORDER = (
+    "schema_version",
+    "runs",
+    "sources",
+    "plans",
+    "versions",
+    "artifacts",
+    "files",
+    "validations",
+    "terms",
+    "imports",
+    "gate_results",
+    "latest",
+    "latest_history",
+    "events",
+)
+
+
+def _current_version(con: Connection) -> int:
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
