@@ -97,14 +97,14 @@ def stats(ontology: str | None = None) -> Query:
     where, params = _where({"ontology": ontology}, "v")
     return (
         "SELECT v.ontology, count(*) AS versions, "  # noqa: S608
-        "sum(CASE WHEN v.status = 'good' THEN 1 ELSE 0 END) AS good, "
-        "sum(CASE WHEN v.status = 'rejected' THEN 1 ELSE 0 END) AS rejected, "
-        "sum(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END) AS failed, "
-        "sum(CASE WHEN v.status = 'staged' THEN 1 ELSE 0 END) AS staged, "
+        "CAST(sum(CASE WHEN v.status = 'good' THEN 1 ELSE 0 END) AS BIGINT) AS good, "
+        "CAST(sum(CASE WHEN v.status = 'rejected' THEN 1 ELSE 0 END) AS BIGINT) AS rejected, "
+        "CAST(sum(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS failed, "
+        "CAST(sum(CASE WHEN v.status = 'staged' THEN 1 ELSE 0 END) AS BIGINT) AS staged, "
         "max(l.version) AS live, max(v.created_at) AS newest, "
-        "(SELECT coalesce(sum(a.size), 0) FROM artifacts a "
+        "(SELECT CAST(coalesce(sum(a.size), 0) AS BIGINT) FROM artifacts a "
         " WHERE a.ontology = v.ontology) AS artifact_bytes, "
-        "(SELECT coalesce(sum(f.size), 0) FROM files f "
+        "(SELECT CAST(coalesce(sum(f.size), 0) AS BIGINT) FROM files f "
         " WHERE f.ontology = v.ontology) AS file_bytes "
         "FROM versions v LEFT JOIN latest l ON l.ontology = v.ontology AND l.version = v.version"
         f"{where} GROUP BY v.ontology ORDER BY v.ontology",
