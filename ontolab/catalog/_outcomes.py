@@ -72,6 +72,8 @@ class VersionOutcome:
     validations: tuple[ValidationRecord, ...] = ()
     terms: tuple[TermsRecord, ...] = ()
     imports: tuple[ImportRecord, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    tools: dict[str, str] = field(default_factory=dict)  # package -> version, for provenance
 
 
 def record_outcome(
@@ -105,16 +107,34 @@ def record_outcome(
             )
         for v in outcome.validations:
             _insert_validation(con, outcome, v, run_id)
+        timings, provenance = _merged_json(con, key, outcome)
         con.execute(
-            "UPDATE versions SET status = ?, reason = ?, updated_at = ? "
-            "WHERE ontology = ? AND version = ?",
-            [outcome.status, outcome.reason, now, *key],
+            "UPDATE versions SET status = ?, reason = ?, updated_at = ?, timings = ?, "
+            "provenance = ? WHERE ontology = ? AND version = ?",
+            [outcome.status, outcome.reason, now, timings, provenance, *key],
         )
         if outcome.status == "good" and promote:
             return promote_in(con, outcome.ontology, outcome.version, reason="pull", run_id=run_id)
         if outcome.status != "good" and live_version(con, outcome.ontology) == outcome.version:
             return demote(con, outcome.ontology, reason=f"now {outcome.status}: {outcome.reason}")
     return None
+
+
+def _merged_json(
+    con: Connection, key: list[str], outcome: VersionOutcome
+) -> tuple[str | None, str | None]:
+    """The version's timings and provenance with this outcome's stages and tools merged in."""
+    row = con.execute(
+        "SELECT timings, provenance FROM versions WHERE ontology = ? AND version = ?", key
+    ).fetchone()
+    timings: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
+    provenance: dict[str, Any] = json.loads(row[1]) if row and row[1] else {}
+    timings.update({stage: round(s, 4) for stage, s in outcome.timings.items()})
+    if outcome.tools:
+        provenance["tools"] = {**provenance.get("tools", {}), **outcome.tools}
+    return (json.dumps(timings) if timings else None), (
+        json.dumps(provenance) if provenance else None
+    )
 
 
 def _file_rows(outcome: VersionOutcome, now: datetime) -> Any:

@@ -233,8 +233,8 @@ class Recorder:
             )
             con.execute(
                 "INSERT INTO versions (ontology, version, version_iri, licence, status, resolver, "
-                "sha256, run_id, created_at, updated_at, provenance) "
-                "VALUES (?, ?, ?, ?, 'staged', ?, ?, ?, ?, ?, ?) "
+                "sha256, run_id, created_at, updated_at, provenance, timings) "
+                "VALUES (?, ?, ?, ?, 'staged', ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (ontology, version) DO UPDATE SET updated_at = excluded.updated_at",
                 [
                     item.ontology,
@@ -254,6 +254,7 @@ class Recorder:
                             "ontolab": __version__,
                         }
                     ),
+                    json.dumps({"fetch_s": round(result.elapsed_s, 4)}),
                 ],
             )
             con.execute(

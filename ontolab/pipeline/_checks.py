@@ -7,9 +7,11 @@ can explain.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,12 +127,17 @@ def check_artifact(
     """
     strict = settings.validate_.strict if strict is None else strict
     found = _Findings()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     try:
         files = _extract(settings, artifact)
     except OntolabError as exc:
         found.fail(exc, "extract", None)
     else:
+        timings["extract_s"] = time.perf_counter() - started
+        started = time.perf_counter()
         _validate_files(settings, artifact, files, found, fetch_import)
+        timings["validate_s"] = time.perf_counter() - started
     status, reason, code = _decide(found, strict=strict, imports_resolved=fetch_import is not None)
     if status != "good":
         _cleanup(settings, artifact)
@@ -146,8 +153,24 @@ def check_artifact(
         validations=tuple(found.validations),
         terms=tuple(found.terms),
         imports=tuple(found.imports),
+        timings=timings,
+        tools=tool_versions(),
     )
     return Checked(outcome, found.reports)
+
+
+@functools.cache
+def tool_versions() -> dict[str, str]:
+    """The versions of ontolab and the parsers that judged a version, for its provenance."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("ontolab", "pyoxigraph", "fastobo", "ijson", "pyarrow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def _validate_files(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import re
 import tarfile
 import zipfile
@@ -151,15 +152,48 @@ def test_a_failed_new_release_leaves_the_good_one_intact(
     mirror.publish("hp", "2025-02-02", broken, filename="hp.obo")
     receipt = pipeline.pull(settings=settings)
     assert (receipt.rows[0].outcome, receipt.rows[0].reason) == ("failed", "parse_error")
+    assert receipt.rows[0].live == "2025-01-16"
     assert catalog_rows(settings, "SELECT version, status FROM versions ORDER BY version") == [
         ("2025-01-16", "good"),
         ("2025-02-02", "failed"),
     ]
+    assert catalog_rows(settings, "SELECT version FROM latest") == [("2025-01-16",)]
     (good_terms,) = catalog_rows(settings, "SELECT path FROM terms WHERE version = '2025-01-16'")
     assert Path(str(good_terms[0])).is_file()
     assert catalog_rows(settings, "SELECT count(*) FROM terms WHERE version = '2025-02-02'") == [
         (0,)
     ]
+
+
+def test_a_new_good_release_is_promoted_and_the_old_one_kept(
+    mirror: Mirror, mirror_settings: Settings, catalog_rows: Rows, tmp_path: Path
+) -> None:
+    settings = mirror_settings()
+    first = pipeline.pull(settings=settings)
+    assert first.rows[0].live == "2025-01-16"
+    newer = tmp_path / "hp-newer.obo"
+    text = hpo_obo_path().read_text(encoding="utf-8")
+    newer.write_text(text.replace("hp/releases/2025-01-16", "hp/releases/2025-03-03"))
+    mirror.publish("hp", "2025-03-03", newer, filename="hp.obo")
+    staged = pipeline.pull(settings=settings, promote=False)
+    assert (staged.rows[0].version, staged.rows[0].live) == ("2025-03-03", "2025-01-16")
+    # Only a new version moves the pointer: the staged one waits for an explicit promote.
+    again = pipeline.pull(settings=settings)
+    assert again.rows[0].live == "2025-01-16"
+    assert catalog_rows(settings, "SELECT version, status FROM versions ORDER BY version") == [
+        ("2025-01-16", "good"),
+        ("2025-03-03", "good"),
+    ]
+    history = catalog_rows(
+        settings, "SELECT action, version, previous_version, reason FROM latest_history"
+    )
+    assert history == [("promote", "2025-01-16", None, "pull")]
+    timings, provenance = catalog_rows(
+        settings, "SELECT timings, provenance FROM versions WHERE version = '2025-03-03'"
+    )[0]
+    assert {"fetch_s", "extract_s", "validate_s"} <= set(json.loads(str(timings)))
+    tools = json.loads(str(provenance))["tools"]
+    assert {"ontolab", "fastobo"} <= set(tools)
 
 
 def test_validate_reruns_on_a_stored_version(
