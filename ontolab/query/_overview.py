@@ -1,0 +1,231 @@
+"""One ontology at a glance: what ``ontolab show`` prints and :meth:`CatalogView.show` returns.
+
+Its versions (with status and which one is live) and, for one of them, the files, validator
+results, gate verdicts, terms tables, imports, licence and provenance: where the bytes came
+from, when, through which redirects, and which tools judged them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from ontolab.catalog import listings
+from ontolab.errors import UnknownOntology
+
+__all__ = ["Overview", "build_overview", "canonical_id"]
+
+Rows = Callable[[str, Sequence[Any] | None], list[dict[str, Any]]]
+_PARTS = (
+    "versions",
+    "files",
+    "validations",
+    "gate_results",
+    "terms",
+    "imports",
+    "artifacts",
+    "promotions",
+)
+
+
+def _json_text(value: Any) -> Any:
+    """A JSON column's text as data (metrics, messages, provenance); other values as they are."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Overview:
+    """One ontology: its versions and, for one version, everything recorded about it.
+
+    Row lists are plain dicts (JSON-ready); :meth:`frame` gives any of them as a polars
+    DataFrame.
+    """
+
+    ontology: str
+    version: str
+    live: str | None
+    detail: dict[str, Any]
+    source: dict[str, Any] | None
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    validations: list[dict[str, Any]] = field(default_factory=list)
+    gate_results: list[dict[str, Any]] = field(default_factory=list)
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    imports: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    promotions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return str(self.detail["status"])
+
+    @property
+    def licence(self) -> str | None:
+        """The version's licence, else the source's, else what the file declared."""
+        declared = next(
+            (
+                v["metrics"].get("licence")
+                for v in self.validations
+                if isinstance(v.get("metrics"), dict) and v["metrics"].get("licence")
+            ),
+            None,
+        )
+        source = (self.source or {}).get("licence")
+        return self.detail.get("licence") or source or declared
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the bytes came from: URL, redirects, sha256, fetch time, the tools used."""
+        recorded = self.detail.get("provenance")
+        doc: dict[str, Any] = dict(recorded) if isinstance(recorded, dict) else {}
+        doc.update(
+            resolver=self.detail.get("resolver"),
+            sha256=self.detail.get("sha256"),
+            run_id=self.detail.get("run_id"),
+            created_at=self.detail.get("created_at"),
+        )
+        artifact = next(iter(self.artifacts), None)
+        if artifact is not None:
+            for key in ("url", "final_url", "size", "etag", "last_modified", "content_type"):
+                doc.setdefault(key, artifact.get(key))
+            doc["fetched_at"] = artifact.get("fetched_at")
+            doc["store_path"] = artifact.get("store_path")
+        return doc
+
+    def frame(self, part: str) -> Any:
+        """One of the row lists (``versions``, ``files``, ``validations``, ...) as polars."""
+        import polars as pl
+
+        if part not in _PARTS:
+            raise ValueError(f"no part {part!r}; choose one of {', '.join(_PARTS)}")
+        rows = [
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+            for row in getattr(self, part)
+        ]
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document (what ``ontolab show --json`` prints)."""
+        title = (self.source or {}).get("title") or next(
+            (
+                v["metrics"].get("title")
+                for v in self.validations
+                if isinstance(v.get("metrics"), dict)
+            ),
+            None,
+        )
+        doc = {
+            "ontology": self.ontology,
+            "version": self.version,
+            "live": self.live,
+            "status": self.status,
+            "reason": self.detail.get("reason"),
+            "pinned": self.detail.get("pinned"),
+            "title": title,
+            "licence": self.licence,
+            "version_iri": self.detail.get("version_iri"),
+            "release_date": self.detail.get("release_date"),
+            "source": self.source,
+            "provenance": self.provenance,
+            "timings": self.detail.get("timings"),
+            **{part: getattr(self, part) for part in _PARTS},
+        }
+        return {k: _plain(v) for k, v in doc.items()}
+
+    def __repr__(self) -> str:
+        live = f", live {self.live}" if self.live else ", nothing live"
+        return (
+            f"Overview({self.ontology} {self.version}: {self.status}{live}; "
+            f"{len(self.versions)} versions, {len(self.files)} files, "
+            f"{len(self.validations)} validations, {len(self.gate_results)} gate results)"
+        )
+
+    def _repr_html_(self) -> str:
+        doc = self.to_dict()
+        facts = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td>{html.escape(str(doc[k]))}</td></tr>"
+            for k in ("version", "live", "status", "reason", "title", "licence")
+            if doc.get(k) is not None
+        )
+        parts = [f"<table><caption>{html.escape(self.ontology)}</caption>{facts}</table>"]
+        for part in ("versions", "files", "validations", "gate_results"):
+            if getattr(self, part):
+                parts.append(f"<details><summary>{part} ({len(getattr(self, part))})</summary>")
+                parts.append(self.frame(part)._repr_html_())
+                parts.append("</details>")
+        return "".join(parts)
+
+
+def canonical_id(rows: Rows, ontology: str) -> str:
+    """The id as recorded (``HP`` finds ``hp``); an ontology never stored is an error."""
+    found = [str(r["ontology"]) for r in rows(*listings.ontology_names(ontology))]
+    if ontology in found:
+        return ontology
+    if len(found) == 1:
+        return found[0]
+    raise UnknownOntology(
+        f"no version of {ontology!r} is recorded in the catalog; run 'ontolab pull "
+        f"{ontology}' first ('ontolab db latest' lists what is stored)",
+        code="E_ONTOLOGY_NOT_STORED",
+        ontology_id=ontology,
+    )
+
+
+def _parsed(rows: list[dict[str, Any]], *columns: str) -> list[dict[str, Any]]:
+    return [{k: _json_text(v) if k in columns else v for k, v in row.items()} for row in rows]
+
+
+def build_overview(rows: Rows, ontology: str, version: str | None = None) -> Overview:
+    """Everything recorded about ``ontology``; details for ``version`` (default: the live
+    version, else the newest)."""
+    ontology = canonical_id(rows, ontology)
+    versions = rows(*listings.versions(ontology))
+    live = next((str(v["version"]) for v in versions if v["live"]), None)
+    chosen = version or live or str(versions[0]["version"])
+    found = rows(*listings.version_detail(ontology, chosen))
+    if not found:
+        raise UnknownOntology(
+            f"no version {chosen!r} of {ontology!r} is recorded; 'ontolab show {ontology}' "
+            "lists the stored versions",
+            code="E_VERSION_UNKNOWN",
+            ontology_id=ontology,
+        )
+    detail = _parsed(found, "provenance", "timings")[0]
+    source = rows(*listings.source(ontology))
+    return Overview(
+        ontology=ontology,
+        version=chosen,
+        live=live,
+        detail=detail,
+        source=source[0] if source else None,
+        versions=versions,
+        files=rows(*listings.files(ontology, chosen)),
+        validations=_parsed(rows(*listings.validations(ontology, chosen)), "metrics", "messages"),
+        gate_results=_parsed(rows(*listings.gate_results(ontology, chosen)), "details"),
+        terms=rows(*listings.terms_tables(ontology, chosen)),
+        imports=rows(*listings.imports(ontology, chosen)),
+        artifacts=_parsed(
+            rows(*listings.artifacts(ontology, sha256=str(detail["sha256"]))), "redirects"
+        ),
+        promotions=rows(*listings.history(ontology, limit=20)),
+    )
