@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import fetch_throughput, rerun_latency, validate_throughput
+from benchmarks import catalog_latency, fetch_throughput, rerun_latency, validate_throughput
 
 
 def main() -> int:
-    results = [fetch_throughput.main(), rerun_latency.main(), validate_throughput.main()]
+    results = [
+        fetch_throughput.main(),
+        rerun_latency.main(),
+        validate_throughput.main(),
+        catalog_latency.main(),
+    ]
     return 0 if all(results) else 1
 
 

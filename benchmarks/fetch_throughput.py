@@ -23,8 +23,8 @@ from ontolab.net import HttpSession
 from ontolab.settings import HttpSettings
 from ontolab.testing import Mirror, write_synthetic_owl
 
-SIZE = int(os.environ.get("ONTOLAB_BENCH_FETCH_BYTES", "150000000"))
-ROUNDS = int(os.environ.get("ONTOLAB_BENCH_ROUNDS", "5"))
+SIZE = int(os.environ.get("BENCH_FETCH_BYTES", "150000000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def _measure(runs: dict[str, Callable[[], int]]) -> dict[str, list[float]]:

@@ -22,8 +22,8 @@ from ontolab import pipeline
 from ontolab.settings import load_settings
 from ontolab.testing import Mirror, write_synthetic_obo
 
-COUNT = int(os.environ.get("ONTOLAB_BENCH_ONTOLOGIES", "20"))
-ROUNDS = int(os.environ.get("ONTOLAB_BENCH_ROUNDS", "5"))
+COUNT = int(os.environ.get("BENCH_ONTOLOGIES", "20"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def main() -> bool:

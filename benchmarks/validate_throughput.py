@@ -15,9 +15,9 @@ module excluded, ontolab's lazy imports (pyarrow, DuckDB) included.
 * (d) fastobo and ontolab on a synthetic OBO, for reference (no target).
 * ontolab's peak RSS on a >= 1 GB input. Target: < 300 MB.
 
-Environment: ONTOLAB_BENCH_VALIDATE_BYTES (default 150 MB), ONTOLAB_BENCH_RDFLIB_BYTES
-(20 MB), ONTOLAB_BENCH_OBO_BYTES (40 MB), ONTOLAB_BENCH_BIG_BYTES (1 GB),
-ONTOLAB_BENCH_SKIP_BIG=1, ONTOLAB_BENCH_ROUNDS (3).
+Environment: BENCH_VALIDATE_BYTES (default 150 MB), BENCH_RDFLIB_BYTES
+(20 MB), BENCH_OBO_BYTES (40 MB), BENCH_BIG_BYTES (1 GB),
+BENCH_SKIP_BIG=1, BENCH_ROUNDS (3).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from typing import Any
 
 from ontolab.testing import write_synthetic_obo, write_synthetic_owl
 
-SIZE = int(os.environ.get("ONTOLAB_BENCH_VALIDATE_BYTES", "150000000"))
-RDFLIB_SIZE = int(os.environ.get("ONTOLAB_BENCH_RDFLIB_BYTES", "20000000"))
-OBO_SIZE = int(os.environ.get("ONTOLAB_BENCH_OBO_BYTES", "40000000"))
-BIG_SIZE = int(os.environ.get("ONTOLAB_BENCH_BIG_BYTES", "1000000000"))
-SKIP_BIG = os.environ.get("ONTOLAB_BENCH_SKIP_BIG", "") not in ("", "0")
-ROUNDS = int(os.environ.get("ONTOLAB_BENCH_ROUNDS", "3"))
+SIZE = int(os.environ.get("BENCH_VALIDATE_BYTES", "150000000"))
+RDFLIB_SIZE = int(os.environ.get("BENCH_RDFLIB_BYTES", "20000000"))
+OBO_SIZE = int(os.environ.get("BENCH_OBO_BYTES", "40000000"))
+BIG_SIZE = int(os.environ.get("BENCH_BIG_BYTES", "1000000000"))
+SKIP_BIG = os.environ.get("BENCH_SKIP_BIG", "") not in ("", "0")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 TARGET_VS_PYOXIGRAPH = 0.5
 TARGET_VS_RDFLIB = 20.0
 TARGET_BIG_RSS_MB = 300.0
@@ -174,7 +174,7 @@ def main() -> bool:
         same = slice_run["ontolab"]["mb_s"] / slice_run["rdflib"]["mb_s"]
         print(f"  {'ontolab / rdflib, same slice':<36} = {same:7.2f}x  (for reference)")
         if SKIP_BIG:
-            print("  big input skipped (ONTOLAB_BENCH_SKIP_BIG=1)")
+            print("  big input skipped (BENCH_SKIP_BIG=1)")
         else:
             big = write_synthetic_owl(work / "huge.owl", target_bytes=BIG_SIZE, annotated=True)
             print("memory on a big input")
