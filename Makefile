@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= .demo
 
-.PHONY: venv demo test unit lint services bench clean
+.PHONY: venv bytecode demo test unit lint services bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ontolab needs Python 3.11+ (set PYTHON=python3.11)")'
@@ -14,9 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Bytecode for the project itself (pip compiles only what it installs): with
+# PYTHONDONTWRITEBYTECODE set, every CLI start would otherwise recompile ontolab.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q ontolab > /dev/null
+
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) bytecode
 	$(BIN)/python -m ontolab.testing.demo --dir $(DEMO_DIR)
 
 lint: $(STAMP)
@@ -28,13 +33,13 @@ lint: $(STAMP)
 services:
 	@sh tests/services.sh
 
-test: $(STAMP) lint services
+test: $(STAMP) bytecode lint services
 	$(BIN)/pytest
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -41,30 +41,45 @@ from ontolab.errors import (
     UnsafeXML,
     ValidationFailed,
 )
-from ontolab.models import (
-    Artifact,
-    FetchResult,
-    Plan,
-    PlanFailure,
-    PlanItem,
-    ReceiptRow,
-    RunReceipt,
-    Source,
-)
-from ontolab.settings import OntolabSettings, load_settings
 
 if TYPE_CHECKING:
+    from ontolab.models import (
+        Artifact,
+        FetchResult,
+        Plan,
+        PlanFailure,
+        PlanItem,
+        ReceiptRow,
+        RunReceipt,
+        Source,
+    )
     from ontolab.pipeline import lock_plan, plan, plan_diff, pull, validate
+    from ontolab.query import connect
+    from ontolab.settings import OntolabSettings, load_settings
 
-_LAZY = {"plan", "pull", "lock_plan", "plan_diff", "validate"}
+# Loaded on first use, so `import ontolab` and the CLI start fast: name -> module.
+_LAZY = {
+    **dict.fromkeys(("plan", "pull", "lock_plan", "plan_diff", "validate"), "ontolab.pipeline"),
+    **dict.fromkeys(
+        (
+            *("Artifact", "FetchResult", "Plan", "PlanFailure", "PlanItem"),
+            *("ReceiptRow", "RunReceipt", "Source"),
+        ),
+        "ontolab.models",
+    ),
+    "connect": "ontolab.query",
+    "OntolabSettings": "ontolab.settings",
+    "load_settings": "ontolab.settings",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from ontolab import pipeline
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ontolab' has no attribute {name!r}")
+    import importlib
 
-        return getattr(pipeline, name)
-    raise AttributeError(f"module 'ontolab' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = [
@@ -108,6 +123,7 @@ __all__ = [
     "UnsafeXML",
     "ValidationFailed",
     "__version__",
+    "connect",
     "load_settings",
     "lock_plan",
     "plan",

@@ -195,6 +195,12 @@ class OntolabSettings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     config_path: Path | None = Field(None, exclude=True, description="Where the file was read.")
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Paths recorded in the catalog must not depend on the directory a command ran from.
+        return value.expanduser().absolute()
+
     @model_validator(mode="after")
     def _unique_ids(self) -> OntolabSettings:
         seen: set[str] = set()

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ontolab.catalog import CatalogBackend, open_catalog
 from ontolab.net import HttpSession
 from ontolab.policy import HostPolicy
 from ontolab.settings import HttpSettings, OntolabSettings, load_settings
@@ -141,3 +142,23 @@ def postgres_db(postgres_url: str) -> Iterator[str]:
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         # FORCE ends connections the test left open, which would otherwise block the drop.
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty catalog: a DuckDB file in tmp_path, or a PostgreSQL database.
+
+    Tests using it (or ``catalog_backend``) run once per backend, ids ``duckdb`` and
+    ``postgresql``: the backend conformance suite is written once for both.
+    """
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'catalog.duckdb'}"
+    return str(request.getfixturevalue("postgres_db"))
+
+
+@pytest.fixture
+def catalog_backend(catalog_url: str) -> Iterator[CatalogBackend]:
+    """An open read-write catalog on ``catalog_url`` (not migrated yet); closed afterwards."""
+    catalog = open_catalog(catalog_url, lock_timeout_s=10.0)
+    yield catalog
+    catalog.close()

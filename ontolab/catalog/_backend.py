@@ -44,8 +44,26 @@ def dicts(cursor: Cursor) -> list[dict[str, Any]]:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, fit for messages and listings."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@]*@", r"\1:***@", url, flags=re.I)
+    """The URL with any password replaced, fit for messages and listings.
+
+    Both places a libpq URL can carry one are covered: ``user:secret@`` (up to the last
+    ``@`` before the path, as a password may hold an unescaped ``@``) and ``?password=``.
+
+    Examples
+    --------
+    >>> redact_url("postgresql://me:s3cr@t@db.example/catalog?password=x&sslmode=require")
+    'postgresql://me:***@db.example/catalog?password=***&sslmode=require'
+    """
+    url = re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^/]*@", r"\1:***@", url, flags=re.I)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.I)
+
+
+def url_password(url: str) -> str | None:
+    """The password a URL carries (``user:secret@`` or ``?password=``), to scrub messages."""
+    match = re.match(r"^[a-z][a-z0-9+.-]*://[^:/@]*:([^/]*)@", url, flags=re.I)
+    if match is None:
+        match = re.search(r"[?&]password=([^&#]*)", url, flags=re.I)
+    return match[1] if match and match[1] else None
 
 
 class CatalogBackend(ABC):
@@ -53,6 +71,8 @@ class CatalogBackend(ABC):
 
     kind: str
     url: str
+    # A read-only handle never writes: its transactions raise E_CATALOG_READ_ONLY.
+    read_only: bool = False
 
     @property
     def location(self) -> str:
@@ -66,6 +86,10 @@ class CatalogBackend(ABC):
     @abstractmethod
     def _read(self) -> AbstractContextManager[Connection]:
         """A connection for queries, without the schema check."""
+
+    @abstractmethod
+    def _writer(self) -> CatalogBackend:
+        """A read-write handle on the same catalog (a read-only one migrates through it)."""
 
     @abstractmethod
     def insert_arrow(self, con: Connection, table: str, rows: Any) -> int:
@@ -103,26 +127,65 @@ class CatalogBackend(ABC):
     _migrated: bool = False
 
     def ensure_schema(self) -> None:
-        """Apply pending migrations once per catalog object (idempotent across processes)."""
-        if not self._migrated:
+        """Apply pending migrations once per catalog object (idempotent across processes).
+
+        A read-only handle writes nothing itself: it refuses a catalog that does not exist
+        yet, and brings an older schema up to date once, through a short-lived writer.
+        """
+        if self._migrated:
+            return
+        if not self.read_only:
             self.migrate()
-            self._migrated = True
+        else:
+            if not self.exists():
+                raise CatalogError(
+                    f"there is no catalog at {self.location} yet; run 'ontolab init' or "
+                    "'ontolab pull'",
+                    code="E_CATALOG_MISSING",
+                    path=self.location,
+                )
+            if self._read_version() < SCHEMA_VERSION:
+                writer = self._writer()
+                try:
+                    writer.ensure_schema()
+                finally:
+                    writer.close()
+        self._migrated = True
+
+    def _read_version(self) -> int:
+        with self._read() as con:
+            try:
+                return _current_version(con)
+            except CatalogError:
+                return 0  # no schema_version table: an empty file
 
     def schema_version(self) -> int:
-        with self._transaction() as con:
+        """The newest migration applied to the catalog (0: none)."""
+        with self._read() as con:
             return _current_version(con)
 
-    def migrate(self) -> list[int]:
-        """Apply every pending migration, each in its own transaction; return those applied."""
+    @abstractmethod
+    def _serialize_migrations(self, con: Connection) -> None:
+        """Inside a migration transaction: wait for any other process migrating, so two
+        clients starting on a fresh catalog do not both create the same tables."""
+
+    def migrate(self, *, up_to: int | None = None) -> list[int]:
+        """Apply every pending migration (or those up to ``up_to``), each in its own
+        transaction; return those applied."""
         applied: list[int] = []
         with self._transaction() as con:
+            self._serialize_migrations(con)
             con.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, "
                 "applied_at TIMESTAMP NOT NULL)"
             )
+            current = _current_version(con)
+        if current == SCHEMA_VERSION:
+            return applied  # the usual case: one short transaction per process
         for migration in MIGRATIONS:
             with self._transaction() as con:
+                self._serialize_migrations(con)
                 current = _current_version(con)
                 # Before the skip below: a newer catalog has every known migration applied.
                 if current > SCHEMA_VERSION:
@@ -132,7 +195,9 @@ class CatalogBackend(ABC):
                         code="E_CATALOG_SCHEMA_NEWER",
                         path=self.location,
                     )
-                if migration.version <= current:
+                if migration.version <= current or (
+                    up_to is not None and migration.version > up_to
+                ):
                     continue
                 for statement in migration.statements:
                     con.execute(statement)

@@ -175,10 +175,9 @@ MIGRATIONS += (
 MIGRATIONS += (
     Migration(
         3,
-        "lifecycle: latest pointer and its history, gate results, pins, timings",
+        "lifecycle: latest pointer and its history, gate results, pins",
         (
             "ALTER TABLE versions ADD COLUMN pinned BOOLEAN DEFAULT false",
-            "ALTER TABLE versions ADD COLUMN timings VARCHAR",
             """CREATE TABLE gate_results (
                 gate_id VARCHAR PRIMARY KEY,
                 run_id VARCHAR,
@@ -221,6 +220,11 @@ MIGRATIONS += (
             "CREATE INDEX files_by_version ON files (ontology, version)",
         ),
     ),
+)
+
+# DuckDB cannot commit two ALTERs of one table that holds rows in one transaction: one each.
+MIGRATIONS += (
+    Migration(4, "versions: stage timings", ("ALTER TABLE versions ADD COLUMN timings VARCHAR",)),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

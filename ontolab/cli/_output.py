@@ -7,19 +7,9 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from ontolab.errors import (
     CatalogError,
@@ -28,6 +18,10 @@ from ontolab.errors import (
     OntolabError,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 T = TypeVar("T")
 
@@ -45,8 +39,24 @@ EXIT_CODES: tuple[tuple[type[OntolabError], int], ...] = (
     (OntolabError, EXIT_FAILED),
 )
 
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+
+class _LazyConsole:
+    """A rich Console built on first use: ``--json`` runs never import rich (tens of ms)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+err_console: Console = _LazyConsole(stderr=True, highlight=False)  # type: ignore[assignment]
+out_console: Console = _LazyConsole(highlight=False)  # type: ignore[assignment]
 
 
 # Failure reasons of receipt rows that are environment problems, not the ontology's fault.
@@ -111,6 +121,15 @@ class RichProgress:
     """Download bars on stderr; drawn only for a terminal (a pipe or a log gets none)."""
 
     def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         self._bars = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ontolab.catalog import SCHEMA_VERSION, open_catalog
+from ontolab.catalog import SCHEMA_VERSION, open_catalog, redact_url
 from ontolab.cli._options import JsonOption
 from ontolab.cli._output import emit_json, err_console, guarded
 from ontolab.errors import ConfigError
@@ -39,7 +39,7 @@ def init(
         return {
             "config": str(path),
             "data_dir": str(settings.data_dir),
-            "catalog": settings.catalog_url,
+            "catalog": redact_url(settings.catalog_url),
             "schema_version": SCHEMA_VERSION,
         }
 

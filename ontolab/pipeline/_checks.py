@@ -7,6 +7,7 @@ can explain.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -71,13 +72,20 @@ def _extract(settings: OntolabSettings, artifact: Artifact) -> list[ExtractedFil
     dest, _ = _work_dirs(settings, artifact)
     if dest.exists():
         shutil.rmtree(dest)  # a re-validation re-extracts: the store blob is the source of truth
-    receipt = extract(
-        artifact.path,
-        dest,
-        policy=ArchivePolicy.from_settings(settings.extract),
-        staging=root / "staging" / "extract",
-        name=_filename_hint(artifact),
-    )
+    # Scratch per ontology, so doctor can tell whose a torn extraction was.
+    scratch = root / "staging" / "extract" / _safe(artifact.ontology)
+    try:
+        receipt = extract(
+            artifact.path,
+            dest,
+            policy=ArchivePolicy.from_settings(settings.extract),
+            staging=scratch,
+            name=_filename_hint(artifact),
+        )
+    finally:
+        # Empty once extraction ends, either way; the ontology's lock keeps others out.
+        with contextlib.suppress(OSError):
+            scratch.rmdir()
     return list(receipt.files)
 
 

