@@ -18,7 +18,7 @@ from ontolab.validate._header import DC, DCTERMS, HEADER_PREDICATES, OWL, Header
 from ontolab.validate._terms import TermsSink, joined
 
 OBO = "http://purl.obolibrary.org/obo/"
-THREADED_MAX_BYTES = 50_000_000
+THREADED_MAX_BYTES = 25_000_000
 _DEFAULT_PREFIXES = {"dc": DC, "dcterms": DCTERMS, "terms": DCTERMS, "owl": OWL}
 _REPLACED_BY = frozenset({"IAO:0100001", f"{OBO}IAO_0100001"})
 _LICENCE_REMARK = re.compile(r"licen[cs]e", re.I)
