@@ -16,11 +16,21 @@ from pathlib import Path
 
 import httpx
 
-from ontolab.catalog import Event, Promotion, Recorder, open_catalog, promote, record_outcome
+from ontolab.catalog import (
+    DuckDBCatalog,
+    Event,
+    Promotion,
+    Recorder,
+    open_catalog,
+    promote,
+    record_outcome,
+)
+from ontolab.catalog._duckdb import IDLE_CLOSE_S
 from ontolab.errors import OntolabError
 from ontolab.fetch import Fetcher, Progress, ontology_lock
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
 from ontolab.net import HttpSession
+from ontolab.obs import bind_run_id, event_sinks, unbind_run_id
 from ontolab.pipeline._checks import Checked, check_artifact
 from ontolab.plan import ResolveContext, build_plan, rebase_obo_purl, sniff, sources_for
 from ontolab.settings import OntolabSettings, load_settings
@@ -65,7 +75,11 @@ class Run:
         self.catalog = open_catalog(
             settings.catalog_url, lock_timeout_s=settings.catalog_lock_timeout_s
         )
-        self.recorder = Recorder(self.catalog, self.run_id)
+        # An unchanged re-pull is nothing but quick successive catalog units: they share one
+        # open file. Once validation starts (a parser may hold the GIL for seconds, so an
+        # idle timer could not close the file) every unit lets go at once.
+        self._linger(IDLE_CLOSE_S)
+        self.recorder = Recorder(self.catalog, self.run_id, sinks=event_sinks(settings))
         self.command = command
         self.strict = settings.validate_.strict if strict is None else strict
         self.started = datetime.now(UTC)
@@ -74,10 +88,13 @@ class Run:
 
     def __enter__(self) -> Run:
         self.recorder.start_run(self.command)
+        # Every log line of this run, not only its events, carries the run id.
+        self._log_binding = bind_run_id(self.run_id)
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self.session.close()
+        unbind_run_id(self._log_binding)
         try:
             self.recorder.finish_run("error" if exc_type else "finished")
         except OntolabError:
@@ -94,6 +111,13 @@ class Run:
             jobs=self.settings.http.jobs,
         )
         self.recorder.record_plan(plan, sources)
+        self.recorder.event(
+            Event(
+                "plan.resolved",
+                stage="plan",
+                payload={"items": len(plan.items), "failures": len(plan.failures)},
+            )
+        )
         for failure in plan.failures:
             self.recorder.event(
                 Event(
@@ -153,7 +177,14 @@ class Run:
         with ontology_lock(locks, artifact.ontology, timeout_s=timeout):
             return self._check(artifact, version)
 
+    def _linger(self, seconds: float) -> None:
+        if isinstance(self.catalog, DuckDBCatalog):
+            self.catalog.linger_s = seconds
+            if seconds == 0:
+                self.catalog.close()
+
     def _check(self, artifact: Artifact, version: str) -> Checked:
+        self._linger(0.0)
         checked = check_artifact(
             self.settings,
             artifact,
