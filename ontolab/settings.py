@@ -193,6 +193,9 @@ class OntolabSettings(BaseModel):
     validate_: ValidateSettings = Field(default_factory=ValidateSettings, alias="validate")
     ontologies: list[OntologyConfig] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    log_format: Literal["console", "json"] = Field(
+        "console", description="stderr log lines: key=value for people, or one JSON object each."
+    )
     config_path: Path | None = Field(None, exclude=True, description="Where the file was read.")
 
     @field_validator("data_dir")

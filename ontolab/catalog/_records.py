@@ -1,45 +1,34 @@
 """What the pipeline writes: runs, sources, plans, fetch results and events.
 
 Files first, then one transaction per fact; every write is an upsert keyed on natural keys, so
-re-running a pull never duplicates rows.
+re-running a pull never duplicates rows. Events (:class:`ontolab.obs.Event`) are stamped once,
+written in the transaction of the facts they describe, and handed to the recorder's sinks
+(JSON lines, stderr) only after that transaction committed.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ontolab._version import __version__
 from ontolab.catalog._backend import CatalogBackend, Connection, dicts, utcnow
 from ontolab.catalog._latest import live_version
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
+from ontolab.obs._events import Event, EventSink
 
-
-@dataclass(frozen=True)
-class Event:
-    event: str
-    level: str = "info"
-    run_id: str | None = None
-    ontology: str | None = None
-    version: str | None = None
-    stage: str | None = None
-    duration_s: float | None = None
-    error_code: str | None = None
-    message: str | None = None
-    payload: dict[str, Any] | None = None
+__all__ = ["Event", "Recorder"]  # Event lives in ontolab.obs; re-exported where it was
 
 
 def _insert_event(con: Connection, e: Event) -> None:
     con.execute(
         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            uuid.uuid4().hex,
-            utcnow(),
+            e.event_id or uuid.uuid4().hex,
+            e.ts or utcnow(),
             e.run_id,
             e.level,
             e.event,
@@ -57,9 +46,16 @@ def _insert_event(con: Connection, e: Event) -> None:
 class Recorder:
     """Writes pipeline facts into a catalog; reads back what the fetcher needs."""
 
-    def __init__(self, catalog: CatalogBackend, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        catalog: CatalogBackend,
+        run_id: str | None = None,
+        *,
+        sinks: Sequence[EventSink] = (),
+    ) -> None:
         self.catalog = catalog
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.sinks = tuple(sinks)
 
     # -- runs ------------------------------------------------------------------------------
     def start_run(self, command: str) -> None:
@@ -78,8 +74,15 @@ class Recorder:
             )
 
     def event(self, event: Event) -> None:
+        """Record an event in the catalog, then hand it to the sinks."""
+        stamped = event.stamped(self.run_id)
         with self.catalog.transaction() as con:
-            _insert_event(con, _with_run(event, self.run_id))
+            _insert_event(con, stamped)
+        self._emit(stamped)
+
+    def _emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
 
     # -- plans -----------------------------------------------------------------------------
     def record_plan(self, plan: Plan, sources: Iterable[Source]) -> None:
@@ -190,24 +193,37 @@ class Recorder:
         """One transaction: the artifact, its version row and an event."""
         item, art = result.item, result.artifact
         now = utcnow()
+        if result.outcome == "failed" or art is None:
+            failed = Event(
+                "fetch.failed",
+                level="error",
+                ontology=item.ontology,
+                stage="fetch",
+                duration_s=result.elapsed_s,
+                error_code=result.error_code,
+                message=result.message,
+                payload={"url": item.url, "reason": result.reason},
+            ).stamped(self.run_id)
+            with self.catalog.transaction() as con:
+                _insert_event(con, failed)
+            self._emit(failed)
+            return
+        label = version or art.version or item.version or f"sha256-{art.sha256[:12]}"
+        done = Event(
+            f"fetch.{result.outcome}",
+            ontology=item.ontology,
+            version=label,
+            stage="fetch",
+            duration_s=result.elapsed_s,
+            payload={
+                "url": item.url,
+                "sha256": art.sha256,
+                "bytes": result.bytes_transferred,
+                "resumed_from": result.resumed_from,
+                "attempts": result.attempts,
+            },
+        ).stamped(self.run_id)
         with self.catalog.transaction() as con:
-            if result.outcome == "failed" or art is None:
-                _insert_event(
-                    con,
-                    Event(
-                        "fetch.failed",
-                        level="error",
-                        run_id=self.run_id,
-                        ontology=item.ontology,
-                        stage="fetch",
-                        duration_s=result.elapsed_s,
-                        error_code=result.error_code,
-                        message=result.message,
-                        payload={"url": item.url, "reason": result.reason},
-                    ),
-                )
-                return
-            label = version or art.version or item.version or f"sha256-{art.sha256[:12]}"
             con.execute(
                 "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (ontology, url, sha256) DO UPDATE SET etag = excluded.etag, "
@@ -260,34 +276,12 @@ class Recorder:
             con.execute(
                 "UPDATE sources SET last_checked = ? WHERE ontology = ?", [now, item.ontology]
             )
-            _insert_event(
-                con,
-                Event(
-                    f"fetch.{result.outcome}",
-                    run_id=self.run_id,
-                    ontology=item.ontology,
-                    version=label,
-                    stage="fetch",
-                    duration_s=result.elapsed_s,
-                    payload={
-                        "url": item.url,
-                        "sha256": art.sha256,
-                        "bytes": result.bytes_transferred,
-                        "resumed_from": result.resumed_from,
-                        "attempts": result.attempts,
-                    },
-                ),
-            )
+            _insert_event(con, done)
+        self._emit(done)
 
 
 def _naive(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None) if value is not None and value.tzinfo else value
-
-
-def _with_run(event: Event, run_id: str) -> Event:
-    if event.run_id:
-        return event
-    return Event(**{**event.__dict__, "run_id": run_id})
 
 
 def _upsert_source(con: Connection, source: Source, now: datetime) -> None:

@@ -13,6 +13,7 @@ import typer
 from ontolab._version import __version__
 from ontolab.cli._db import db
 from ontolab.cli._doctor import doctor, prune
+from ontolab.cli._obs import obs
 from ontolab.cli._promote import promote, rollback
 from ontolab.cli._pull import plan, plan_diff, pull
 from ontolab.cli._setup import init
@@ -34,6 +35,7 @@ app.command()(pull)
 app.command()(promote)
 app.command()(rollback)
 app.add_typer(db)
+app.add_typer(obs)
 app.command()(show)
 app.command()(diff)
 app.command()(validate)

@@ -22,5 +22,5 @@ IdsArgument = Annotated[
 
 def settings_from(config: Path | None) -> OntolabSettings:
     settings = load_settings(config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return settings

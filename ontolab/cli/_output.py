@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,8 @@ from ontolab.errors import (
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
+
+    from ontolab.obs import LogFormat
 
 T = TypeVar("T")
 
@@ -97,13 +98,11 @@ def guarded(fn: Callable[[], T], *, as_json: bool) -> T:
         fail(exc, as_json=as_json)
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="ontolab %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+def setup_logging(level: str, log_format: LogFormat = "console") -> None:
+    """stderr logging as the settings ask (configured in one place: ``ontolab.obs``)."""
+    from ontolab.obs import configure_logging
+
+    configure_logging(level, log_format)
 
 
 def human_size(size: int | None) -> str:

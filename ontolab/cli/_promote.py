@@ -26,6 +26,8 @@ ReasonOption = Annotated[
 def _moved(config: Path | None, move: Any) -> Promotion:
     from ontolab.catalog import Event, Recorder
     from ontolab.cli._db import open_for
+    from ontolab.cli._options import settings_from
+    from ontolab.obs import event_sinks
 
     catalog = open_for(config, read_only=False)
     try:
@@ -40,7 +42,8 @@ def _moved(config: Path | None, move: Any) -> Promotion:
         done: Promotion = move(catalog)
         if done.changed:
             # The same event a pull writes when it promotes, so 'db events' tells the story.
-            Recorder(catalog).event(
+            sinks = event_sinks(settings_from(config))
+            Recorder(catalog, sinks=sinks).event(
                 Event(
                     f"latest.{done.action}",
                     ontology=done.ontology,

@@ -208,8 +208,10 @@ def unexplained(project: Project, findings: list[dict[str, Any]]) -> list[str]:
     named = [(project.root / f["path"]).resolve() for f in findings if f.get("path")]
     left = []
     for path in project.data.rglob("*"):
-        if not path.is_file() or path.parent == project.data or path.parent.name == "locks":
-            continue  # the catalog file, its WAL and notes; lock files are reused
+        if not path.is_file() or path.parent == project.data:
+            continue  # the catalog file, its WAL and notes
+        if path.parent.name in ("locks", "logs"):
+            continue  # lock files are reused; the event log is kept on purpose
         resolved = path.resolve()
         if resolved in referenced or any(n == resolved or n in resolved.parents for n in named):
             continue

@@ -1,0 +1,79 @@
+"""Observability: the one event model, its sinks, logging with the run id, event statistics.
+
+Every event is stamped once (:meth:`Event.stamped`) and then written to the catalog's
+``events`` table (by :class:`ontolab.catalog.Recorder`, in the transaction of the facts it
+describes) and to each sink of :func:`event_sinks`: the rotated JSON-lines file
+``<data_dir>/logs/events.jsonl`` and stderr through logging. Reading back (``obs stats``,
+``obs export``) loads pyarrow and DuckDB on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ontolab.obs._events import EVENT_COLUMNS, LEVELS, Event, EventSink
+from ontolab.obs._logging import LogFormat, bind_run_id, configure_logging, unbind_run_id
+from ontolab.obs._sinks import (
+    EVENTS_LOGGER,
+    JsonlSink,
+    LogSink,
+    event_sinks,
+    events_path,
+)
+
+if TYPE_CHECKING:
+    from ontolab.obs._stats import (
+        EXPORT_FORMATS,
+        ExportFormat,
+        event_stats,
+        event_table,
+        export_events,
+        follow,
+        log_position,
+        read_jsonl,
+    )
+
+_LAZY = frozenset(
+    {
+        "EXPORT_FORMATS",
+        "ExportFormat",
+        "event_stats",
+        "event_table",
+        "export_events",
+        "follow",
+        "log_position",
+        "read_jsonl",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module("ontolab.obs._stats"), name)
+    raise AttributeError(f"module 'ontolab.obs' has no attribute {name!r}")
+
+
+__all__ = [
+    "EVENTS_LOGGER",
+    "EVENT_COLUMNS",
+    "EXPORT_FORMATS",
+    "LEVELS",
+    "Event",
+    "EventSink",
+    "ExportFormat",
+    "JsonlSink",
+    "LogFormat",
+    "LogSink",
+    "bind_run_id",
+    "configure_logging",
+    "event_sinks",
+    "event_stats",
+    "event_table",
+    "events_path",
+    "export_events",
+    "follow",
+    "log_position",
+    "read_jsonl",
+    "unbind_run_id",
+]
