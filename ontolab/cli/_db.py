@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from ontolab.cli._options import ConfigOption, JsonOption, settings_from
+from ontolab.cli._options import ConfigOption, JsonOption, catalog_for, settings_from
 from ontolab.cli._output import emit_json, err_console, guarded, human_size, out_console
 from ontolab.errors import ConfigError
 
@@ -107,15 +107,8 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 def open_for(config: Path | None, *, read_only: bool) -> CatalogBackend:
-    """The configured catalog (imported here: commands that never touch it stay light)."""
-    from ontolab.catalog import open_catalog
-
-    settings = settings_from(config)
-    return open_catalog(
-        settings.catalog_url,
-        lock_timeout_s=settings.catalog_lock_timeout_s,
-        read_only=read_only,
-    )
+    """The catalog the config names."""
+    return catalog_for(settings_from(config), read_only=read_only)
 
 
 def sql_literal(value: Any) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ontolab.cli._options import ConfigOption, JsonOption, settings_from
+from ontolab.cli._options import ConfigOption, JsonOption, catalog_for, settings_from
 from ontolab.cli._output import EXIT_FAILED, EXIT_OK, emit_json, guarded, human_size, out_console
 
 if TYPE_CHECKING:
@@ -43,14 +43,9 @@ def doctor(
 
     def run() -> DoctorReport:
         from ontolab.catalog import doctor as run_doctor
-        from ontolab.catalog import open_catalog
 
         settings = settings_from(config)
-        catalog = open_catalog(
-            settings.catalog_url,
-            lock_timeout_s=settings.catalog_lock_timeout_s,
-            read_only=not fix,
-        )
+        catalog = catalog_for(settings, read_only=not fix)
         try:
             return run_doctor(
                 catalog,
@@ -119,12 +114,11 @@ def prune(
     """Remove old versions and orphans; never the live version or a pinned one."""
 
     def run() -> PruneReport:
-        from ontolab.catalog import open_catalog
         from ontolab.catalog import prune as run_prune
 
         settings = settings_from(config)
         pins = _pins(settings, lock_file)
-        catalog = open_catalog(settings.catalog_url, lock_timeout_s=settings.catalog_lock_timeout_s)
+        catalog = catalog_for(settings)
         try:
             return run_prune(
                 catalog,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ontolab.cli._output import setup_logging
 from ontolab.settings import OntolabSettings, load_settings
+
+if TYPE_CHECKING:
+    from ontolab.catalog import CatalogBackend
 
 ConfigOption = Annotated[
     Path | None,
@@ -24,3 +27,14 @@ def settings_from(config: Path | None) -> OntolabSettings:
     settings = load_settings(config)
     setup_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def catalog_for(settings: OntolabSettings, *, read_only: bool = False) -> CatalogBackend:
+    """The configured catalog, waiting for other processes as the settings say."""
+    from ontolab.catalog import open_catalog
+
+    return open_catalog(
+        settings.catalog_url,
+        lock_timeout_s=settings.catalog_lock_timeout_s,
+        read_only=read_only,
+    )
