@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -58,7 +59,11 @@ class Fetcher:
         if jobs <= 1 or len(items) <= 1:
             return [self.fetch_one(item, force=force) for item in items]
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ontolab-fetch") as pool:
-            return list(pool.map(lambda item: self.fetch_one(item, force=force), items))
+            # Each task runs in a copy of the caller's context: logs keep the bound run id.
+            context = contextvars.copy_context
+            return list(
+                pool.map(lambda item: context().run(self.fetch_one, item, force=force), items)
+            )
 
     def fetch_one(self, item: PlanItem, *, force: bool = False) -> FetchResult:
         started = time.monotonic()

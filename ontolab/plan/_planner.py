@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,10 @@ def build_plan(sources: Sequence[Source], ctx: ResolveContext, *, jobs: int = 4)
 
     workers = max(1, min(jobs, len(sources)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ontolab-plan") as pool:
-        results = list(pool.map(one, sources))
+        # Each task runs in a copy of the caller's context: logs keep the bound run id.
+        results = list(
+            pool.map(lambda source: contextvars.copy_context().run(one, source), sources)
+        )
     return Plan(
         items=tuple(r for r in results if isinstance(r, PlanItem)),
         failures=tuple(r for r in results if isinstance(r, PlanFailure)),
