@@ -136,6 +136,65 @@ class ValidateSettings(_Section):
     strict: bool = False
 
 
+class ObsSettings(_Section):
+    """Where events and metrics go besides the catalog."""
+
+    events_max_bytes: ByteSize = Field(
+        ByteSize(10_000_000), ge=1024, description="Rotate logs/events.jsonl at this size."
+    )
+    events_backups: int = Field(5, ge=0, le=100, description="Rotated event files kept.")
+    metrics_textfile: Path | None = Field(
+        None,
+        description="Prometheus textfile written after pull, validate, promote and rollback "
+        "(default: data_dir/metrics/ontolab.prom).",
+    )
+    write_textfile: bool = Field(True, description="Write the metrics textfile at all.")
+
+
+class ServiceSettings(_Section):
+    """``ontolab serve``: where it listens, who may read the API, when it is ready."""
+
+    host: str = Field("127.0.0.1", description="Listen address; loopback unless set.")
+    port: int = Field(8765, ge=0, le=65535)
+    # Set through ONTOLAB_SERVICE__TOKEN (a secret: never in the config file, never printed).
+    token: SecretStr | None = Field(None, description="Bearer token the /api/v1 routes require.")
+    page_size: int = Field(100, ge=1, description="Rows per API page unless ?limit= says.")
+    max_page_size: int = Field(1000, ge=1, description="Largest ?limit= accepted.")
+    min_free_bytes: ByteSize = Field(
+        ByteSize(1_000_000_000), description="/readyz fails below this much free disk."
+    )
+    ready_timeout_s: float = Field(
+        2.0, gt=0, description="/readyz waits this long for the catalog before failing."
+    )
+    refresh_every: str | None = Field(
+        None, description="Pull everything in the background this often ('6h', '30m')."
+    )
+
+    @field_validator("refresh_every")
+    @classmethod
+    def _duration_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value, where="service.refresh_every")
+        return value
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+
+
+def parse_duration(text: str, *, where: str = "duration") -> float:
+    """``"90s"``, ``"30m"``, ``"6h"``, ``"1d"`` → seconds.
+
+    Examples
+    --------
+    >>> parse_duration("6h")
+    21600.0
+    """
+    match = _DURATION.match(str(text))
+    if not match or float(match[1]) <= 0:
+        raise ValueError(f"{where}: {text!r} is not a duration like '90s', '30m', '6h' or '1d'")
+    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
 class OntologyConfig(_Section):
     """One entry of ``ontologies:``."""
 
@@ -192,6 +251,8 @@ class OntolabSettings(BaseModel):
     # "validate" is a pydantic method name: the attribute is validate_, the key stays "validate".
     validate_: ValidateSettings = Field(default_factory=ValidateSettings, alias="validate")
     ontologies: list[OntologyConfig] = Field(default_factory=list)
+    obs: ObsSettings = Field(default_factory=ObsSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_format: Literal["console", "json"] = Field(
         "console", description="stderr log lines: key=value for people, or one JSON object each."
@@ -216,6 +277,13 @@ class OntolabSettings(BaseModel):
     @property
     def catalog_url(self) -> str:
         return self.catalog or f"duckdb:///{self.data_dir / 'catalog.duckdb'}"
+
+    @property
+    def metrics_textfile(self) -> Path | None:
+        """Where CLI runs leave their metrics for a node-exporter textfile collector."""
+        if not self.obs.write_textfile:
+            return None
+        return self.obs.metrics_textfile or self.data_dir / "metrics" / "ontolab.prom"
 
     def ontology(self, ontology_id: str) -> OntologyConfig | None:
         """The config entry for ``ontology_id`` (case-insensitive), if any."""

@@ -145,4 +145,9 @@ class LogSink:
 
 def event_sinks(settings: OntolabSettings) -> tuple[EventSink, ...]:
     """The sinks a command's events go to besides the catalog: the JSON-lines file, stderr."""
-    return (JsonlSink(events_path(settings.data_dir)), LogSink())
+    jsonl = JsonlSink(
+        events_path(settings.data_dir),
+        max_bytes=int(settings.obs.events_max_bytes),
+        backups=settings.obs.events_backups,
+    )
+    return (jsonl, LogSink())
