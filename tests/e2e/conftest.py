@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +69,77 @@ def ontolab(project: Path) -> Callable[..., Result]:
         return Result(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+@dataclass
+class Served:
+    """A running ``ontolab serve`` subprocess."""
+
+    process: subprocess.Popen[str]
+    url: str
+    lines: list[str] = field(default_factory=list)  # its stderr, as read so far
+
+    @property
+    def host_port(self) -> str:
+        return self.url.removeprefix("http://")
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, then wait; kill if it does not stop in time. Returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        return self.process.returncode
+
+
+SERVING = re.compile(r"serving on (http://127\.0\.0\.1:\d+)")
+
+
+@pytest.fixture
+def serve(project: Path) -> Iterator[Callable[..., Served]]:
+    """Start ``ontolab serve --port 0 ARGS`` in the project; wait until it says where."""
+    started: list[Served] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Served:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("ONTOLAB_")}
+        environ.update(env or {})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ontolab", "serve", "--port", "0", *args],
+            cwd=project,
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        served = Served(process, "")
+        started.append(served)
+        lines = served.lines
+        reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((m for line in lines if (m := SERVING.search(line))), None)
+            if found:
+                served.url = found[1]
+                return served
+            if process.poll() is not None:
+                reader.join(5)
+                break
+            time.sleep(0.05)
+        served.stop()
+        raise AssertionError("ontolab serve did not start:\n" + "".join(lines))
+
+    yield start
+    for served in started:
+        served.stop()
+        if served.process.stderr is not None:
+            served.process.stderr.close()
+
+
+def _read_lines(process: subprocess.Popen[str], lines: list[str]) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        lines.append(line)
