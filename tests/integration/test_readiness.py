@@ -145,3 +145,12 @@ def test_a_postgresql_catalog_is_ready(
     _create_catalog(postgres_db)
     result = readiness(settings)
     assert result.ready, result.reasons
+
+
+def test_a_corrupt_catalog_file_is_not_ready(make_settings: Callable[..., OntolabSettings]) -> None:
+    settings = make_settings(service={"min_free_bytes": 1})
+    settings.data_dir.mkdir(parents=True)
+    (settings.data_dir / "catalog.duckdb").write_bytes(b"this is not a DuckDB file\n" * 200)
+    result = readiness(settings)
+    assert _failed(result)["catalog"] == "E_CATALOG_OPEN"
+    assert result.to_dict()["ready"] is False
