@@ -10,14 +10,16 @@ path for bulk rows (files, backups): a batch, never a row at a time.
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ontolab.catalog._schema import MIGRATIONS, SCHEMA_VERSION
 from ontolab.errors import CatalogError
+from ontolab.obs._timing import transaction_timed
 
 
 class Cursor(Protocol):
@@ -116,7 +118,18 @@ class CatalogBackend(ABC):
     def transaction(self) -> AbstractContextManager[Connection]:
         """One write transaction: commit on success, roll back on any error."""
         self.ensure_schema()
-        return self._transaction()
+        return self._timed(self._transaction())
+
+    @contextmanager
+    def _timed(self, unit: AbstractContextManager[Connection]) -> Iterator[Connection]:
+        # Waiting for the lock counts: that is the latency a writer sees.
+        # (ontolab_catalog_transaction_seconds; see docs/observability.md)
+        started = time.perf_counter()
+        try:
+            with unit as con:
+                yield con
+        finally:
+            transaction_timed(self.kind, time.perf_counter() - started)
 
     def reader(self) -> AbstractContextManager[Connection]:
         """A connection for queries."""

@@ -6,6 +6,7 @@ with a ``latest_history`` row naming who moved it and why (``ontolab db history`
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +17,9 @@ from ontolab.cli._output import emit_json, err_console, guarded
 from ontolab.errors import CatalogError
 
 if TYPE_CHECKING:
-    from ontolab.catalog import Promotion
+    from ontolab.catalog import CatalogBackend, Promotion
+
+log = logging.getLogger("ontolab.cli")
 
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why; recorded in the pointer's history.")
@@ -42,7 +45,8 @@ def _moved(config: Path | None, move: Any) -> Promotion:
         done: Promotion = move(catalog)
         if done.changed:
             # The same event a pull writes when it promotes, so 'db events' tells the story.
-            sinks = event_sinks(settings_from(config))
+            settings = settings_from(config)
+            sinks = event_sinks(settings)
             Recorder(catalog, sinks=sinks).event(
                 Event(
                     f"latest.{done.action}",
@@ -53,9 +57,22 @@ def _moved(config: Path | None, move: Any) -> Promotion:
                     payload={"previous": done.previous, "actor": done.actor},
                 )
             )
+            _write_textfile(catalog, settings.metrics_textfile)
         return done
     finally:
         catalog.close()
+
+
+def _write_textfile(catalog: CatalogBackend, path: Path | None) -> None:
+    """Refresh the metrics textfile (the live version moved); never fails the command."""
+    if path is None:
+        return
+    try:
+        from ontolab.obs import write_textfile
+
+        write_textfile(catalog, path)
+    except Exception:  # the pointer has moved; a metrics file must not turn that into an error
+        log.warning("cannot write the metrics textfile %s", path, exc_info=True)
 
 
 def _report(done: Promotion, *, as_json: bool) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -19,6 +20,7 @@ from ontolab._version import __version__
 from ontolab.errors import (
     ClientHTTPError,
     FetchError,
+    HTTPStatusError,
     NetworkError,
     OntolabError,
     ServerError,
@@ -31,8 +33,48 @@ from ontolab.policy import HostPolicy
 from ontolab.settings import HttpSettings, OntolabSettings
 
 log = logging.getLogger("ontolab.net")
+T = TypeVar("T")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = f"ontolab/{__version__} (+https://pypi.org/project/ontolab/)"
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """One retry about to happen: what failed, and how long the session waits before it.
+
+    ``attempt`` counts from 1 (the attempt that failed); ``status`` is the HTTP status of a
+    429/5xx answer, None for a network error.
+    """
+
+    url: str | None
+    host: str | None
+    error_code: str
+    status: int | None
+    attempt: int
+    wait_s: float
+
+
+RetryObserver = Callable[[RetryNotice], None]
+
+
+@dataclass
+class _SessionRetry(RetryPolicy):
+    """The session's retry policy: every retry, of a download, a probe or an API call, is
+    logged and handed to the session's observer, whoever called ``session.retry.call``."""
+
+    hook: RetryHook | None = None
+
+    def call(self, fn: Callable[[int], T], *, on_retry: RetryHook | None = None) -> T:
+        if self.hook is None:
+            return super().call(fn, on_retry=on_retry)
+        hook = self.hook
+
+        def both(exc: OntolabError, attempt: int, wait: float) -> None:
+            if on_retry is not None:
+                on_retry(exc, attempt, wait)
+            hook(exc, attempt, wait)
+
+        return super().call(fn, on_retry=both)
 
 
 @dataclass
@@ -107,6 +149,9 @@ class HttpSession:
     credentials
         ``{url_prefix: headers}``; headers are sent only to URLs under the prefix, so a
         redirect to another host never carries an API key.
+    on_retry
+        Called with a :class:`RetryNotice` before each retry (from the thread that retries);
+        a pipeline run records it as a ``fetch.retry`` event. Settable later as ``on_retry``.
     """
 
     def __init__(
@@ -117,18 +162,21 @@ class HttpSession:
         transport: httpx.BaseTransport | None = None,
         credentials: Mapping[str, Mapping[str, str]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: RetryObserver | None = None,
     ) -> None:
         self.settings = settings
+        self.on_retry = on_retry
         self.policy = policy or HostPolicy(
             settings.allowed_hosts, allow_private_networks=settings.allow_private_networks
         )
         self.rate_limiter = HostRateLimiter(settings.rate_limits, sleep=sleep)
-        self.retry = RetryPolicy(
+        self.retry: RetryPolicy = _SessionRetry(
             retries=settings.retries,
             backoff_base_s=settings.backoff_base_s,
             backoff_max_s=settings.backoff_max_s,
             max_retry_after_s=settings.max_retry_after_s,
             sleep=sleep,
+            hook=self._retrying,
         )
         self.credentials = {k: dict(v) for k, v in (credentials or {}).items()}
         self.client = httpx.Client(
@@ -246,13 +294,24 @@ class HttpSession:
                         url=r.url,
                     ) from exc
 
-        return self.retry.call(attempt, on_retry=self._log_retry(url))
+        return self.retry.call(attempt)
 
-    @staticmethod
-    def _log_retry(url: str) -> RetryHook:
-        def hook(exc: OntolabError, attempt: int, wait: float) -> None:
-            log.warning(
-                "retrying %s in %.1fs after %s (attempt %d)", url, wait, exc.code, attempt + 1
-            )
-
-        return hook
+    def _retrying(self, exc: OntolabError, attempt: int, wait: float) -> None:
+        """Log a retry and tell the observer; an observer's failure never stops the retry."""
+        url = exc.url
+        log.warning("retrying %s in %.1fs after %s (attempt %d)", url, wait, exc.code, attempt + 1)
+        observer = self.on_retry
+        if observer is None:
+            return
+        notice = RetryNotice(
+            url=url,
+            host=(urlsplit(url).hostname if url else None),
+            error_code=exc.code,
+            status=exc.status if isinstance(exc, HTTPStatusError) else None,
+            attempt=attempt + 1,
+            wait_s=wait,
+        )
+        try:
+            observer(notice)
+        except Exception:  # observability must not turn a retry into a failure
+            log.warning("retry observer failed for %s", url, exc_info=True)

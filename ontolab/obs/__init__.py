@@ -4,7 +4,9 @@ Every event is stamped once (:meth:`Event.stamped`) and then written to the cata
 ``events`` table (by :class:`ontolab.catalog.Recorder`, in the transaction of the facts it
 describes) and to each sink of :func:`event_sinks`: the rotated JSON-lines file
 ``<data_dir>/logs/events.jsonl`` and stderr through logging. Reading back (``obs stats``,
-``obs export``) loads pyarrow and DuckDB on first use, so importing this package stays cheap.
+``obs export``) loads pyarrow and DuckDB on first use, and the Prometheus metrics
+(:func:`render`, :func:`write_textfile`, :func:`process_registry`, :class:`CatalogCollector`)
+load prometheus_client on first use, so importing this package stays cheap.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from ontolab.obs._sinks import (
 )
 
 if TYPE_CHECKING:
+    from ontolab.obs._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+    from ontolab.obs._metrics import (
+        CatalogCollector,
+        process_registry,
+        render,
+        write_textfile,
+    )
     from ontolab.obs._stats import (
         EXPORT_FORMATS,
         ExportFormat,
@@ -34,23 +43,33 @@ if TYPE_CHECKING:
         read_jsonl,
     )
 
-_LAZY = frozenset(
-    {
-        "EXPORT_FORMATS",
-        "ExportFormat",
-        "event_stats",
-        "event_table",
-        "export_events",
-        "follow",
-        "log_position",
-        "read_jsonl",
-    }
-)
+# name -> (module, attribute): loaded on first access.
+_LAZY = {
+    **{
+        name: ("ontolab.obs._stats", name)
+        for name in (
+            "EXPORT_FORMATS",
+            "ExportFormat",
+            "event_stats",
+            "event_table",
+            "export_events",
+            "follow",
+            "log_position",
+            "read_jsonl",
+        )
+    },
+    "METRICS_CONTENT_TYPE": ("ontolab.obs._metrics", "CONTENT_TYPE"),
+    **{
+        name: ("ontolab.obs._metrics", name)
+        for name in ("CatalogCollector", "process_registry", "render", "write_textfile")
+    },
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module("ontolab.obs._stats"), name)
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'ontolab.obs' has no attribute {name!r}")
 
 
@@ -59,6 +78,8 @@ __all__ = [
     "EVENT_COLUMNS",
     "EXPORT_FORMATS",
     "LEVELS",
+    "METRICS_CONTENT_TYPE",
+    "CatalogCollector",
     "Event",
     "EventSink",
     "ExportFormat",
@@ -74,6 +95,9 @@ __all__ = [
     "export_events",
     "follow",
     "log_position",
+    "process_registry",
     "read_jsonl",
+    "render",
     "unbind_run_id",
+    "write_textfile",
 ]

@@ -7,7 +7,9 @@ so two pulls of one ontology never interleave any of it.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,12 +32,16 @@ from ontolab.errors import OntolabError
 from ontolab.fetch import Fetcher, Progress, ontology_lock
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
 from ontolab.net import HttpSession
+from ontolab.net._session import RetryNotice
 from ontolab.obs import bind_run_id, event_sinks, unbind_run_id
 from ontolab.pipeline._checks import Checked, check_artifact
 from ontolab.plan import ResolveContext, build_plan, rebase_obo_purl, sniff, sources_for
 from ontolab.settings import OntolabSettings, load_settings
 
 SettingsLike = OntolabSettings | str | Path | None
+log = logging.getLogger("ontolab.pipeline")
+# Commands after which obs.metrics_textfile is rewritten (promote and rollback write it too).
+TEXTFILE_COMMANDS = frozenset({"pull", "validate"})
 
 
 def resolve_settings(settings: SettingsLike) -> OntolabSettings:
@@ -80,6 +86,8 @@ class Run:
         # idle timer could not close the file) every unit lets go at once.
         self._linger(IDLE_CLOSE_S)
         self.recorder = Recorder(self.catalog, self.run_id, sinks=event_sinks(settings))
+        # Every retry, in whichever worker thread, becomes a fetch.retry event.
+        self.session.on_retry = self._retried
         self.command = command
         self.strict = settings.validate_.strict if strict is None else strict
         self.started = datetime.now(UTC)
@@ -101,10 +109,44 @@ class Run:
             if exc_type is None:
                 raise
         finally:
-            self.catalog.close()
+            try:
+                self._write_textfile()
+            finally:
+                self.catalog.close()
+
+    def _write_textfile(self) -> None:
+        """Leave the catalog's metrics for a node-exporter textfile collector, if configured."""
+        path = self.settings.metrics_textfile
+        if path is None or self.command not in TEXTFILE_COMMANDS:
+            return
+        try:
+            from ontolab.obs import write_textfile
+
+            write_textfile(self.catalog, path)
+        except Exception:  # metrics must never fail the command that ran
+            log.warning("cannot write the metrics textfile %s", path, exc_info=True)
+
+    def _retried(self, notice: RetryNotice) -> None:
+        self.recorder.event(
+            Event(
+                "fetch.retry",
+                level="warning",
+                stage="fetch",
+                error_code=notice.error_code,
+                message=f"retrying in {notice.wait_s:.1f}s (attempt {notice.attempt})",
+                payload={
+                    "host": notice.host,
+                    "url": notice.url,
+                    "status": notice.status,
+                    "attempt": notice.attempt,
+                    "wait_s": round(notice.wait_s, 3),
+                },
+            )
+        )
 
     def plan(self, ids: Sequence[str] | None) -> tuple[Plan, list[Source]]:
         sources = sources_for(ids, self.settings)
+        started = time.perf_counter()
         plan = build_plan(
             sources,
             ResolveContext(self.settings, self.session, known=self.recorder.known_artifact),
@@ -115,6 +157,7 @@ class Run:
             Event(
                 "plan.resolved",
                 stage="plan",
+                duration_s=time.perf_counter() - started,
                 payload={"items": len(plan.items), "failures": len(plan.failures)},
             )
         )
@@ -185,6 +228,7 @@ class Run:
 
     def _check(self, artifact: Artifact, version: str) -> Checked:
         self._linger(0.0)
+        started = time.perf_counter()
         checked = check_artifact(
             self.settings,
             artifact,
@@ -192,6 +236,7 @@ class Run:
             strict=self.strict,
             fetch_import=self._fetch_import if self.settings.validate_.resolve_imports else None,
         )
+        took = time.perf_counter() - started
         moved = record_outcome(
             self.catalog, checked.outcome, run_id=self.run_id, promote=self.promote
         )
@@ -203,8 +248,10 @@ class Run:
                 ontology=outcome.ontology,
                 version=outcome.version,
                 stage="validate",
+                duration_s=took,
                 error_code=outcome.error_code,
                 message=outcome.reason,
+                payload={"timings": {k: round(v, 4) for k, v in outcome.timings.items()}},
             )
         )
         if moved is not None:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ontolab.catalog import open_catalog
 from ontolab.errors import OntolabError
 from ontolab.models import RunReceipt
 from ontolab.settings import OntolabSettings
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class _State:
     last_error: str | None = None
     next_run: datetime | None = None
     failed: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # pulls finished, per outcome
 
 
 class Scheduler:
@@ -68,6 +72,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._state = _State()
+        self._collector: _SchedulerCollector | None = None
 
     def start(self) -> None:
         """Start the background thread (once)."""
@@ -75,6 +80,10 @@ class Scheduler:
             return
         self._thread = threading.Thread(target=self._loop, name="ontolab-refresh", daemon=True)
         self._thread.start()
+        self._collector = _SchedulerCollector(self)
+        from ontolab.obs import process_registry
+
+        process_registry().register(self._collector)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Ask the thread to stop; wait up to ``timeout_s`` for a pull in progress.
@@ -85,6 +94,11 @@ class Scheduler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        if self._collector is not None:
+            from ontolab.obs import process_registry
+
+            process_registry().unregister(self._collector)
+            self._collector = None
 
     def status(self) -> dict[str, Any]:
         """What the scheduler did last and when it runs next (ISO 8601 times, UTC)."""
@@ -100,6 +114,7 @@ class Scheduler:
                 "last_run_id": state.last_run_id,
                 "last_error": state.last_error,
                 "failed": list(state.failed),
+                "outcomes": dict(state.outcomes),
                 "next_run": _iso(state.next_run),
             }
 
@@ -154,8 +169,11 @@ class Scheduler:
             error = f"{type(exc).__name__}: {exc}"
             log.exception("refresh: the pull failed")
         with self._lock:
+            outcomes = dict(self._state.outcomes)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
             self._state = _State(
                 runs=self._state.runs + 1,
+                outcomes=outcomes,
                 last_started=started,
                 last_finished=datetime.now(UTC),
                 last_outcome=outcome,
@@ -164,6 +182,43 @@ class Scheduler:
                 failed=failed,
             )
         log.info("refresh: pull %s finished: %s", run_id, outcome)
+
+
+class _SchedulerCollector:
+    """The scheduler's state as metrics on the process registry (what the service scrapes)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        with self.scheduler._lock:
+            state = self.scheduler._state
+            outcomes = dict(state.outcomes)
+            times = {"last_started": state.last_started, "next_run": state.next_run}
+            running = state.running
+        runs = CounterMetricFamily(
+            "ontolab_refresh_runs", "Background pulls finished, by outcome.", labels=["outcome"]
+        )
+        for outcome in ("ok", "failed", "error"):
+            runs.add_metric([outcome], outcomes.get(outcome, 0))
+        yield runs
+        yield GaugeMetricFamily(
+            "ontolab_refresh_running", "1 while a background pull runs.", value=float(running)
+        )
+        yield GaugeMetricFamily(
+            "ontolab_refresh_interval_seconds",
+            "Seconds between background pulls (serve --refresh-every).",
+            value=self.scheduler.every_s,
+        )
+        for name, when in times.items():
+            if when is not None:
+                yield GaugeMetricFamily(
+                    f"ontolab_refresh_{name}_timestamp_seconds",
+                    f"Unix time of the background pull's {name.replace('_', ' ')}.",
+                    value=when.timestamp(),
+                )
 
 
 def _iso(value: datetime | None) -> str | None:

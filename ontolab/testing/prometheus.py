@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 import yaml
@@ -69,6 +69,7 @@ class PrometheusServer:
         self._root: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
+        self._log: BinaryIO | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> PrometheusServer:
@@ -87,6 +88,7 @@ class PrometheusServer:
         config = root / "prometheus.yml"
         config.write_text(yaml.safe_dump(self.config()))
         self._port = _free_port()
+        self._log = (root / "prometheus.log").open("wb")
         self._process = subprocess.Popen(
             [
                 binary,
@@ -97,7 +99,7 @@ class PrometheusServer:
                 "--log.level=warn",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=(root / "prometheus.log").open("wb"),
+            stderr=self._log,
         )
         try:
             self._wait_ready()
@@ -118,6 +120,9 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
 

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ontolab.models import RunReceipt
+from ontolab.obs import process_registry
 from ontolab.pipeline import pull
 from ontolab.service._scheduler import Scheduler
 from ontolab.settings import OntolabSettings
@@ -32,11 +35,22 @@ def test_pulls_on_its_cadence_one_at_a_time(
     scheduler.start()
     try:
         _wait_for(lambda: scheduler.status()["runs"] >= 2)
+        exposed = generate_latest(process_registry()).decode()
     finally:
         scheduler.stop()
     status = scheduler.status()
     assert status["last_outcome"] == "ok"
     assert status["last_error"] is None
+    samples = {
+        (s.name, s.labels.get("outcome")): s.value
+        for family in text_string_to_metric_families(exposed)
+        for s in family.samples
+    }
+    assert samples[("ontolab_refresh_runs_total", "ok")] >= 2
+    assert samples[("ontolab_refresh_interval_seconds", None)] == 0.2
+    assert ("ontolab_refresh_last_started_timestamp_seconds", None) in samples
+    # Stopped: its metrics leave the registry with it.
+    assert "ontolab_refresh" not in generate_latest(process_registry()).decode()
     assert status["running"] is False
     runs = catalog_rows(settings, "SELECT started_at, finished_at FROM runs ORDER BY started_at")
     assert len(runs) >= 2

@@ -1,0 +1,394 @@
+"""Catalog-derived metrics: a Prometheus collector that reads the catalog at each scrape.
+
+The catalog is the source of truth shared by every process (a cron pull, the service), so
+counters here are totals over the ``events`` table since the catalog began (they drop only
+when ``prune`` deletes events, which Prometheus treats as a counter reset), and the freshness
+gauges come from ``latest``, ``versions`` and ``terms``. Seven aggregate queries per scrape, in
+the SQL subset DuckDB and PostgreSQL share; payload fields are cut out of the JSON text with
+``split_part`` (both engines have it), so only aggregates leave the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from ontolab.errors import ExtractError, PolicyViolation, UnsafeArchive
+
+if TYPE_CHECKING:
+    from ontolab.catalog import CatalogBackend, Connection
+
+__all__ = ["STAGE_BUCKETS", "CatalogCollector", "is_policy_code"]
+
+log = logging.getLogger("ontolab.obs")
+
+# Seconds, for fetch/extract/validate of anything from a tiny OBO file to a 2 GB OWL dump.
+STAGE_BUCKETS = (
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+)
+THROTTLED = ("429", "503")
+
+# Guardrail refusals: the PolicyViolation family (E_POLICY_*) and the archive policy's
+# UnsafeArchive codes. The latter share the E_ARCHIVE_ prefix with the two codes of an
+# ExtractError proper (a damaged or unreadable archive), which are not refusals.
+_POLICY_PREFIX = PolicyViolation.default_code
+_ARCHIVE_PREFIX = UnsafeArchive.default_code.rsplit("_", 1)[0] + "_"
+_NOT_POLICY = frozenset({ExtractError.default_code, "E_ARCHIVE_UNSUPPORTED"})
+
+
+def is_policy_code(code: str | None) -> bool:
+    """Whether an error code is a guardrail's refusal (host, address, size, archive).
+
+    Examples
+    --------
+    >>> [is_policy_code(c) for c in ("E_POLICY_HOST_NOT_ALLOWED", "E_ARCHIVE_RATIO")]
+    [True, True]
+    >>> [is_policy_code(c) for c in ("E_ARCHIVE_CORRUPT", "E_NET_RESET", None)]
+    [False, False, False]
+    """
+    if not code:
+        return False
+    if code.startswith(_POLICY_PREFIX):
+        return True
+    return code.startswith(_ARCHIVE_PREFIX) and code not in _NOT_POLICY
+
+
+def _field(key: str) -> str:
+    """SQL for a string field of the JSON payload (as ``json.dumps`` writes it), or ''."""
+    return f"split_part(split_part(payload, '\"{key}\": \"', 2), '\"', 1)"
+
+
+_BYTES = (
+    "CAST(NULLIF(NULLIF(trim(split_part(split_part(split_part(payload, '\"bytes\": ', 2), "
+    "',', 1), '}', 1)), 'null'), '') AS BIGINT)"
+)
+# Every event, by name, level, ontology and code: events, validations, policy refusals.
+EVENTS_SQL = (
+    "SELECT event, level, ontology, error_code, count(*) AS n FROM events "
+    "GROUP BY event, level, ontology, error_code"
+)
+# Events whose payload matters, grouped by the payload fields cut out of them (no CASE:
+# DuckDB evaluates one several times slower). Only the few distinct URLs reach Python, where
+# their hosts are parsed.
+DETAILS_SQL = f"""
+SELECT event, ontology, error_code, url, host, suite, count(*) AS n, sum(bytes) AS bytes
+FROM (
+    SELECT event, ontology, error_code, {_field("url")} AS url, {_field("host")} AS host,
+        {_field("suite")} AS suite, {_BYTES} AS bytes
+    FROM events
+    WHERE event LIKE 'fetch.%' OR event = 'gate.rejected'
+) AS e
+GROUP BY event, ontology, error_code, url, host, suite
+"""  # noqa: S608 -- constants only
+# Cumulative bucket counts, the bounds written as literals (constants, not input).
+DURATIONS_SQL = (
+    "SELECT stage, count(*) AS n, sum(duration_s) AS total, "  # noqa: S608 -- constants only
+    + ", ".join(f"count(*) FILTER (WHERE duration_s <= {le!r})" for le in STAGE_BUCKETS)
+    + " FROM events WHERE duration_s IS NOT NULL AND stage IS NOT NULL GROUP BY stage"
+)
+VERSIONS_SQL = (
+    "SELECT ontology, status, count(*) AS n, max(created_at) AS newest "
+    "FROM versions GROUP BY ontology, status"
+)
+LIVE_SQL = """
+SELECT l.ontology, l.version, v.created_at,
+    (SELECT sum(t.row_count) FROM terms t
+     WHERE t.ontology = l.ontology AND t.version = l.version) AS terms
+FROM latest l JOIN versions v ON v.ontology = l.ontology AND v.version = l.version
+"""
+# A pull that ended with a good version: a new one validated good, or the live one unchanged.
+LAST_PULL_SQL = """
+SELECT e.ontology, max(e.ts) AS ts
+FROM events e
+JOIN runs r ON r.run_id = e.run_id
+LEFT JOIN versions v ON v.ontology = e.ontology AND v.version = e.version
+WHERE r.command = 'pull'
+  AND (e.event = 'validate.good' OR (e.event = 'fetch.unchanged' AND v.status = 'good'))
+GROUP BY e.ontology
+"""
+SCHEMA_SQL = "SELECT coalesce(max(version), 0) FROM schema_version"
+
+# Catalog location -> the last scrape error logged, so a catalog that stays down is logged
+# once, not at every scrape.
+_last_error: dict[str, str] = {}
+_error_lock = threading.Lock()
+
+
+def _epoch(value: datetime) -> float:
+    """Seconds since the epoch of a catalog timestamp (naive UTC, see ``utcnow``)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+@functools.lru_cache(maxsize=4096)
+def _host(url: str | None) -> str:
+    """The host name alone (no port, no credentials), as fetch.retry events record it."""
+    try:
+        return (urlsplit(url).hostname or "") if url else ""
+    except ValueError:
+        return ""
+
+
+class CatalogCollector(Collector):
+    """Metrics computed from a catalog at each scrape (see docs/observability.md).
+
+    A catalog that cannot be read yields ``ontolab_catalog_up 0`` and nothing else of its
+    own, so ``/metrics`` keeps answering.
+
+    Parameters
+    ----------
+    catalog
+        The catalog to read (a read-only handle is enough).
+    """
+
+    def __init__(self, catalog: CatalogBackend) -> None:
+        self.catalog = catalog
+
+    def describe(self) -> Iterable[Metric]:
+        # Registering must not query the catalog: describe nothing.
+        return ()
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        try:
+            # Every family is built before the first is yielded: a failure halfway leaves
+            # out all catalog families rather than a misleading half of them.
+            families = list(self._families())
+        except Exception as exc:  # any driver or catalog error: a scrape must still answer
+            self._log_down(exc)
+            families = []
+            up = 0.0
+        else:
+            with _error_lock:
+                _last_error.pop(self.catalog.location, None)
+            up = 1.0
+        yield GaugeMetricFamily(
+            "ontolab_catalog_up", "1 when the catalog could be read at this scrape, else 0.", up
+        )
+        yield from families
+        yield GaugeMetricFamily(
+            "ontolab_catalog_scrape_seconds",
+            "Time spent reading the catalog for this scrape.",
+            time.perf_counter() - started,
+        )
+
+    def _log_down(self, exc: Exception) -> None:
+        said = f"{type(exc).__name__}: {exc}"
+        with _error_lock:
+            if _last_error.get(self.catalog.location) == said:
+                return
+            _last_error[self.catalog.location] = said
+        log.warning("metrics: cannot read the catalog at %s: %s", self.catalog.location, said)
+
+    def _families(self) -> Iterator[Metric]:
+        with self.catalog.reader() as con:
+            events = con.execute(EVENTS_SQL).fetchall()
+            details = con.execute(DETAILS_SQL).fetchall()
+            durations = con.execute(DURATIONS_SQL).fetchall()
+            versions = con.execute(VERSIONS_SQL).fetchall()
+            live = con.execute(LIVE_SQL).fetchall()
+            pulls = con.execute(LAST_PULL_SQL).fetchall()
+            schema = _scalar(con, SCHEMA_SQL)
+        now = time.time()
+        yield GaugeMetricFamily(
+            "ontolab_catalog_schema_version", "The catalog's schema version.", schema
+        )
+        yield from _event_families(events, details)
+        yield _durations(durations)
+        yield from _freshness(versions, live, pulls, now)
+
+
+def _scalar(con: Connection, sql: str) -> float:
+    row = con.execute(sql).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
+def _counter(
+    name: str, doc: str, labels: list[str], values: dict[tuple[str, ...], float]
+) -> Metric:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+def _event_families(events_rows: list[Any], detail_rows: list[Any]) -> Iterator[Metric]:
+    events: dict[tuple[str, ...], float] = defaultdict(float)
+    validations: dict[tuple[str, ...], float] = defaultdict(float)
+    policy: dict[tuple[str, ...], float] = defaultdict(float)
+    for event, level, ontology, code, count in events_rows:
+        events[event, level] += float(count)
+        if event.startswith("validate."):
+            validations[ontology or "", event.removeprefix("validate.")] += float(count)
+        if is_policy_code(code):
+            policy[(code,)] += float(count)
+    downloads: dict[tuple[str, ...], float] = defaultdict(float)
+    volume: dict[tuple[str, ...], float] = defaultdict(float)
+    retries: dict[tuple[str, ...], float] = defaultdict(float)
+    throttled: dict[tuple[str, ...], float] = defaultdict(float)
+    gates: dict[tuple[str, ...], float] = defaultdict(float)
+    for event, ontology_or_none, code_or_none, url, host, suite, count, size in detail_rows:
+        n, ontology, code = float(count), ontology_or_none or "", code_or_none or ""
+        if event == "fetch.retry":
+            retries[host or "", code] += n
+            status = code.removeprefix("E_HTTP_")
+            if status in THROTTLED:
+                throttled[host or "", status] += n
+        elif event == "gate.rejected":
+            gates[ontology, suite or "unknown"] += n
+        else:
+            downloads[ontology, _host(url), event.removeprefix("fetch.")] += n
+            if size is not None:
+                volume[ontology, _host(url)] += float(size)
+    yield _counter(
+        "ontolab_events",
+        "Events recorded in the catalog, by event name and level.",
+        ["event", "level"],
+        events,
+    )
+    yield _counter(
+        "ontolab_downloads",
+        "Downloads by outcome (fetched, unchanged, resumed, failed); host from the planned URL.",
+        ["ontology", "host", "outcome"],
+        downloads,
+    )
+    yield _counter(
+        "ontolab_download_bytes",
+        "Bytes transferred by downloads (0 for an unchanged one).",
+        ["ontology", "host"],
+        volume,
+    )
+    yield _counter(
+        "ontolab_http_retries",
+        "HTTP retries (fetch.retry events) by host and error code (E_HTTP_503, E_NET_RESET, ...).",
+        ["host", "code"],
+        retries,
+    )
+    yield _counter(
+        "ontolab_http_throttled",
+        "Retries after a 429 or 503 answer, by host and status.",
+        ["host", "status"],
+        throttled,
+    )
+    yield _counter(
+        "ontolab_validations",
+        "Validation outcomes (validate.* events): good, rejected, failed.",
+        ["ontology", "status"],
+        validations,
+    )
+    yield _counter(
+        "ontolab_gate_rejections",
+        "Versions a quality gate rejected (gate.rejected events), by gate suite.",
+        ["ontology", "suite"],
+        gates,
+    )
+    yield _counter(
+        "ontolab_policy_rejections",
+        "Events refused by a guardrail (host, address, size, archive policy), by error code.",
+        ["code"],
+        policy,
+    )
+
+
+def _durations(rows: list[Any]) -> Metric:
+    family = HistogramMetricFamily(
+        "ontolab_stage_duration_seconds",
+        "Duration of pipeline steps (events with duration_s), by stage.",
+        labels=["stage"],
+    )
+    for stage, n, total, *counts in sorted(rows, key=lambda r: str(r[0])):
+        buckets = [(repr(le), float(c or 0)) for le, c in zip(STAGE_BUCKETS, counts, strict=True)]
+        buckets.append(("+Inf", float(n)))
+        family.add_metric([stage], buckets, float(total or 0.0))
+    return family
+
+
+def _freshness(
+    versions: list[Any], live: list[Any], pulls: list[Any], now: float
+) -> Iterator[Metric]:
+    counts = GaugeMetricFamily(
+        "ontolab_versions", "Stored versions by status.", labels=["ontology", "status"]
+    )
+    newest: dict[str, float] = {}
+    for ontology, status, n, created in sorted(versions, key=lambda r: (r[0], r[1])):
+        counts.add_metric([ontology, status], float(n))
+        newest[ontology] = max(newest.get(ontology, 0.0), _epoch(created))
+    yield counts
+
+    info = GaugeMetricFamily(
+        "ontolab_live_version_info",
+        "1 for the live version of each ontology.",
+        labels=["ontology", "version"],
+    )
+    age = GaugeMetricFamily(
+        "ontolab_live_version_age_seconds",
+        "Seconds since the live version was first recorded (versions.created_at).",
+        labels=["ontology", "version"],
+    )
+    created_ts = GaugeMetricFamily(
+        "ontolab_live_version_created_timestamp_seconds",
+        "When the live version was first recorded (Unix time; for textfiles, use time() - x).",
+        labels=["ontology", "version"],
+    )
+    terms = GaugeMetricFamily(
+        "ontolab_live_term_count", "Terms in the live version's terms tables.", labels=["ontology"]
+    )
+    live_created: dict[str, float] = {}
+    for ontology, version, created, term_count in sorted(live, key=lambda r: r[0]):
+        when = _epoch(created)
+        live_created[ontology] = when
+        info.add_metric([ontology, version], 1.0)
+        age.add_metric([ontology, version], max(0.0, now - when))
+        created_ts.add_metric([ontology, version], when)
+        if term_count is not None:
+            terms.add_metric([ontology], float(term_count))
+    yield from (info, age, created_ts, terms)
+
+    newer = GaugeMetricFamily(
+        "ontolab_upstream_newer",
+        "1 when the newest recorded version is not the live one (a rejected, failed or staged "
+        "newer release, a rollback, or nothing live), else 0.",
+        labels=["ontology"],
+    )
+    for ontology in sorted(newest):
+        live_at = live_created.get(ontology)
+        newer.add_metric([ontology], 1.0 if live_at is None or newest[ontology] > live_at else 0.0)
+    yield newer
+
+    last = GaugeMetricFamily(
+        "ontolab_last_successful_pull_timestamp_seconds",
+        "When a pull last ended with a good version (validated good, or unchanged and good).",
+        labels=["ontology"],
+    )
+    for ontology, ts in sorted(pulls, key=lambda r: r[0]):
+        last.add_metric([ontology], _epoch(ts))
+    yield last
