@@ -16,6 +16,7 @@ from ontolab.cli._doctor import doctor, prune
 from ontolab.cli._obs import obs
 from ontolab.cli._promote import promote, rollback
 from ontolab.cli._pull import plan, plan_diff, pull
+from ontolab.cli._serve import serve
 from ontolab.cli._setup import init
 from ontolab.cli._show import diff, show
 from ontolab.cli._validate import validate
@@ -41,6 +42,7 @@ app.command()(diff)
 app.command()(validate)
 app.command()(doctor)
 app.command()(prune)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:

@@ -78,6 +78,13 @@ class Served:
     process: subprocess.Popen[str]
     url: str
     lines: list[str] = field(default_factory=list)  # its stderr, as read so far
+    reader: threading.Thread | None = None
+
+    def stderr(self) -> str:
+        """Its whole stderr, once it has exited."""
+        if self.process.poll() is not None and self.reader is not None:
+            self.reader.join(10)
+        return "".join(self.lines)
 
     @property
     def host_port(self) -> str:
@@ -118,12 +125,14 @@ def serve(project: Path) -> Iterator[Callable[..., Served]]:
         started.append(served)
         lines = served.lines
         reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
+        served.reader = reader
         reader.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = next((m for line in lines if (m := SERVING.search(line))), None)
             if found:
                 served.url = found[1]
+                assert not served.url.endswith(":0")  # port 0 reported as the port bound
                 return served
             if process.poll() is not None:
                 reader.join(5)
