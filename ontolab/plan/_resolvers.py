@@ -15,8 +15,8 @@ from ontolab.errors import (
     UnknownOntology,
 )
 from ontolab.formats import release_from_iri
-from ontolab.models import PlanItem, Source
-from ontolab.plan._probe import Probe
+from ontolab.models import Artifact, PlanItem, Source
+from ontolab.plan._probe import Probe, Sniff
 from ontolab.plan._registry import ResolveContext, register_resolver
 
 OBO_PURL_BASE = "http://purl.obolibrary.org/obo"
@@ -71,7 +71,25 @@ class UrlResolver:
                 "resolver 'url' needs a 'url' in the ontology's config entry",
                 ontology_id=source.id,
             )
+        stored = ctx.known(source.id, source.url) if source.sha256 else None
+        if stored is not None and stored.sha256 == source.sha256 and stored.path.is_file():
+            # A pin names exact bytes: once they are stored upstream has nothing to add, and
+            # a pull will not ask it either (so without this, a pin satisfied from the store
+            # would leave no ETag, and every later plan would read 64 KiB again).
+            return _item(source, self.name, source.url, _stored_probe(source.url, stored))
         return _item(source, self.name, source.url, ctx.probe(source, source.url))
+
+
+def _stored_probe(url: str, stored: Artifact) -> Probe:
+    return Probe(
+        url=url,
+        final_url=stored.final_url or url,
+        size=stored.size,
+        etag=stored.etag,
+        last_modified=stored.last_modified,
+        content_type=stored.content_type,
+        sniff=Sniff(version=stored.version, version_iri=stored.version_iri),
+    )
 
 
 class OboResolver:

@@ -78,6 +78,32 @@ def bioportal_key(settings: OntolabSettings, key: str | None) -> OntolabSettings
     return settings.model_copy(update={"resolvers": resolvers})
 
 
+# -- url -----------------------------------------------------------------------------------
+
+
+def test_url_pin_whose_bytes_are_stored_is_planned_without_asking_upstream(
+    mirror: Mirror, mirror_settings: Settings
+) -> None:
+    # Two sources share bytes: whichever is fetched second is satisfied from the store.
+    settings = mirror_settings(
+        [
+            {"id": "kisao", "resolver": "obo"},
+            {"id": "pinned", "resolver": "url", "url": mirror.url("/files/kisao.owl"),
+             "sha256": KISAO_SHA},
+        ]
+    )  # fmt: skip
+    assert pipeline.pull(settings=settings).ok
+    mirror.clear_log()
+    planned = pipeline.plan(["pinned"], settings=settings)
+    assert [(i.ontology, i.version, i.sha256) for i in planned.items] == [
+        ("pinned", "2.34", KISAO_SHA)
+    ]
+    assert mirror.requests == []  # not even a HEAD: the pin names bytes already stored
+    mirror.clear_log()
+    assert pipeline.pull(["pinned"], settings=settings).ok
+    assert mirror.requests == []
+
+
 # -- obo -----------------------------------------------------------------------------------
 
 
