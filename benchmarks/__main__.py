@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import catalog_latency, fetch_throughput, rerun_latency, validate_throughput
+from benchmarks import (
+    catalog_latency,
+    fetch_throughput,
+    rerun_latency,
+    service_latency,
+    validate_throughput,
+)
 
 
 def main() -> int:
@@ -13,6 +19,7 @@ def main() -> int:
         rerun_latency.main(),
         validate_throughput.main(),
         catalog_latency.main(),
+        service_latency.main(),
     ]
     return 0 if all(results) else 1
 

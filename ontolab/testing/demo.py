@@ -91,19 +91,43 @@ def main(argv: list[str] | None = None) -> int:
         (directory / "ontolab.yaml").write_text(yaml.safe_dump(demo_config(mirror)))
         print(f"local mirror on {mirror.base_url}; demo project in {directory}")
         codes = [_ontolab(directory, "plan"), _ontolab(directory, "pull")]
+        # The mirror logs a request after answering it: let the first pull's last entries
+        # land before clearing, and the second pull's before counting.
+        mirror.wait_idle()
         mirror.clear_log()
         codes.append(_ontolab(directory, "pull"))
+        mirror.wait_idle()
         log = mirror.requests
         not_modified = sum(1 for r in log if r.status == 304)
-        files = sum(r.bytes_sent for r in log if not r.path.startswith("/ols4/api/"))
+        sent = [r for r in log if r.bytes_sent and not r.path.startswith("/ols4/api/")]
+        files = sum(r.bytes_sent for r in sent)
         print(
             f"\nsecond pull: {not_modified} conditional GETs answered 304, "
             f"{files} bytes of ontology files sent"
         )
+        for r in sent:
+            print(f"  {r.method} {r.path} -> {r.status}, {r.bytes_sent} bytes")
     _summary(directory)
     codes.append(_ontolab(directory, "db", "latest"))
     codes.append(_ontolab(directory, "doctor"))
+    codes.append(_ontolab(directory, "obs", "stats"))
+    _freshness(directory)
     return max(codes)
+
+
+def _freshness(directory: Path) -> None:
+    """The freshness gauges of the metrics textfile the pulls left behind."""
+    textfile = directory / "data" / "metrics" / "ontolab.prom"
+    wanted = ("ontolab_live_version_info", "ontolab_upstream_newer", "ontolab_live_term_count")
+    lines = (
+        [line for line in textfile.read_text().splitlines() if line.startswith(wanted)]
+        if textfile.is_file()
+        else []
+    )
+    print(f"\nmetrics textfile ({textfile.relative_to(directory)}), freshness gauges:")
+    for line in lines:
+        print(f"  {line}")
+    print(f"\nserve it: .venv/bin/ontolab serve --config {directory / 'ontolab.yaml'}")
 
 
 if __name__ == "__main__":
