@@ -107,6 +107,15 @@ class CatalogBackend(ABC):
             rows = cursor.fetchall()
         return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the text of top-level ``key`` in a JSON-text ``column`` (NULL if absent).
+
+        Both names are SQL identifiers chosen by ontolab, never input. PostgreSQL's form;
+        DuckDB has a faster function of its own.
+        """
+        _require_identifier(column, key)
+        return f"(CAST({column} AS json) ->> '{key}')"
+
     @abstractmethod
     def close(self) -> None:
         """Release connections now."""
@@ -243,6 +252,15 @@ TABLE_ORDER = (
     "latest_history",
     "events",
 )
+
+
+def _require_identifier(*names: str) -> None:
+    for name in names:
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not an SQL identifier: {name!r}")
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _current_version(con: Connection) -> int:

@@ -4,13 +4,15 @@ The catalog is the source of truth shared by every process (a cron pull, the ser
 counters here are totals over the ``events`` table since the catalog began (they drop only
 when ``prune`` deletes events, which Prometheus treats as a counter reset), and the freshness
 gauges come from ``latest``, ``versions`` and ``terms``. Seven aggregate queries per scrape, in
-the SQL subset DuckDB and PostgreSQL share; payload fields are cut out of the JSON text with
-``split_part`` (both engines have it), so only aggregates leave the database.
+the SQL subset DuckDB and PostgreSQL share; payload fields are read from the JSON text by
+each backend's own JSON function (:meth:`~ontolab.catalog.CatalogBackend.json_text`), so only
+aggregates leave the database.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 import time
@@ -81,38 +83,55 @@ def is_policy_code(code: str | None) -> bool:
     return code.startswith(_ARCHIVE_PREFIX) and code not in _NOT_POLICY
 
 
-def _field(key: str) -> str:
-    """SQL for a string field of the JSON payload (as ``json.dumps`` writes it), or ''."""
-    return f"split_part(split_part(payload, '\"{key}\": \"', 2), '\"', 1)"
-
-
-_BYTES = (
-    "CAST(NULLIF(NULLIF(trim(split_part(split_part(split_part(payload, '\"bytes\": ', 2), "
-    "',', 1), '}', 1)), 'null'), '') AS BIGINT)"
-)
 # Every event, by name, level, ontology and code: events, validations, policy refusals.
 EVENTS_SQL = (
     "SELECT event, level, ontology, error_code, count(*) AS n FROM events "
     "GROUP BY event, level, ontology, error_code"
 )
-# Events whose payload matters, grouped by the payload fields cut out of them (no CASE:
-# DuckDB evaluates one several times slower). Only the few distinct URLs reach Python, where
-# their hosts are parsed.
-DETAILS_SQL = f"""
-SELECT event, ontology, error_code, url, host, suite, count(*) AS n, sum(bytes) AS bytes
+DOWNLOAD_EVENTS = ("fetch.fetched", "fetch.unchanged", "fetch.resumed", "fetch.failed")
+
+
+def details_sql(catalog: CatalogBackend) -> str:
+    """Events whose payload matters, grouped by the payload fields they are counted by.
+
+    One statement, three narrow parts, so each event's JSON is read for the fields its kind
+    has: downloads by URL (hosts are parsed in Python from the few distinct URLs) with their
+    bytes, retries by host and code, gate rejections by suite. Columns: event, ontology,
+    error_code, url, host, suite, n, bytes.
+    """
+    url, host = catalog.json_text("payload", "url"), catalog.json_text("payload", "host")
+    suite, size = catalog.json_text("payload", "suite"), catalog.json_text("payload", "bytes")
+    text, number = "CAST(NULL AS VARCHAR)", "CAST(NULL AS BIGINT)"
+    downloads = ", ".join(f"'{e}'" for e in DOWNLOAD_EVENTS)
+    return f"""
+SELECT event, ontology, {text} AS error_code, url, {text} AS host, {text} AS suite,
+    count(*) AS n, sum(bytes) AS bytes
 FROM (
-    SELECT event, ontology, error_code, {_field("url")} AS url, {_field("host")} AS host,
-        {_field("suite")} AS suite, {_BYTES} AS bytes
-    FROM events
-    WHERE event LIKE 'fetch.%' OR event = 'gate.rejected'
-) AS e
-GROUP BY event, ontology, error_code, url, host, suite
-"""  # noqa: S608 -- constants only
-# Cumulative bucket counts, the bounds written as literals (constants, not input).
+    SELECT event, ontology, {url} AS url, CAST({size} AS BIGINT) AS bytes
+    FROM events WHERE event IN ({downloads})
+) AS d GROUP BY event, ontology, url
+UNION ALL
+SELECT event, {text}, error_code, {text}, host, {text}, count(*), {number}
+FROM (SELECT event, error_code, {host} AS host FROM events WHERE event = 'fetch.retry') AS r
+GROUP BY event, error_code, host
+UNION ALL
+SELECT event, ontology, {text}, {text}, {text}, suite, count(*), {number}
+FROM (SELECT event, ontology, {suite} AS suite FROM events WHERE event = 'gate.rejected') AS g
+GROUP BY event, ontology, suite
+"""  # noqa: S608 -- constants and the backend's own expressions only
+
+
+# Each timed event's bucket index (the first bound it fits under; len: +Inf), counted per
+# stage; _durations makes the counts cumulative. One CASE costs far less than a FILTER per
+# bucket, which makes the engine scan the column once per bound.
+_BUCKET = (
+    "CASE "
+    + " ".join(f"WHEN duration_s <= {le!r} THEN {i}" for i, le in enumerate(STAGE_BUCKETS))
+    + f" ELSE {len(STAGE_BUCKETS)} END"
+)
 DURATIONS_SQL = (
-    "SELECT stage, count(*) AS n, sum(duration_s) AS total, "  # noqa: S608 -- constants only
-    + ", ".join(f"count(*) FILTER (WHERE duration_s <= {le!r})" for le in STAGE_BUCKETS)
-    + " FROM events WHERE duration_s IS NOT NULL AND stage IS NOT NULL GROUP BY stage"
+    f"SELECT stage, {_BUCKET} AS bucket, count(*) AS n, sum(duration_s) AS total "  # noqa: S608
+    "FROM events WHERE duration_s IS NOT NULL AND stage IS NOT NULL GROUP BY stage, bucket"
 )
 VERSIONS_SQL = (
     "SELECT ontology, status, count(*) AS n, max(created_at) AS newest "
@@ -212,7 +231,7 @@ class CatalogCollector(Collector):
     def _families(self) -> Iterator[Metric]:
         with self.catalog.reader() as con:
             events = con.execute(EVENTS_SQL).fetchall()
-            details = con.execute(DETAILS_SQL).fetchall()
+            details = con.execute(details_sql(self.catalog)).fetchall()
             durations = con.execute(DURATIONS_SQL).fetchall()
             versions = con.execute(VERSIONS_SQL).fetchall()
             live = con.execute(LIVE_SQL).fetchall()
@@ -325,10 +344,16 @@ def _durations(rows: list[Any]) -> Metric:
         "Duration of pipeline steps (events with duration_s), by stage.",
         labels=["stage"],
     )
-    for stage, n, total, *counts in sorted(rows, key=lambda r: str(r[0])):
-        buckets = [(repr(le), float(c or 0)) for le, c in zip(STAGE_BUCKETS, counts, strict=True)]
-        buckets.append(("+Inf", float(n)))
-        family.add_metric([stage], buckets, float(total or 0.0))
+    per_stage: dict[str, list[float]] = defaultdict(lambda: [0.0] * (len(STAGE_BUCKETS) + 1))
+    totals: dict[str, float] = defaultdict(float)
+    for stage, bucket, n, total in rows:
+        per_stage[str(stage)][int(bucket)] += float(n)
+        totals[str(stage)] += float(total or 0.0)
+    for stage in sorted(per_stage):
+        cumulative = list(itertools.accumulate(per_stage[stage]))
+        buckets = [(repr(le), c) for le, c in zip(STAGE_BUCKETS, cumulative, strict=False)]
+        buckets.append(("+Inf", cumulative[-1]))
+        family.add_metric([stage], buckets, totals[stage])
     return family
 
 
