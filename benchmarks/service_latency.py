@@ -60,29 +60,28 @@ KINDS = (
 )
 
 
-def _events(count: int) -> pa.Table:
-    kinds = [KINDS[i % 10 if i % 10 < len(KINDS) else 1] for i in range(count)]
-    ontology = [f"ont{(i // 3) % ONTOLOGIES:04d}" for i in range(count)]
-    host = [HOSTS[i % len(HOSTS)] for i in range(count)]
+def _events(start: int, count: int) -> pa.Table:
+    index = range(start, start + count)
+    kinds = [KINDS[i % 10 if i % 10 < len(KINDS) else 1] for i in index]
+    ontology = [f"ont{(i // 3) % ONTOLOGIES:04d}" for i in index]
+    host = [HOSTS[i % len(HOSTS)] for i in index]
     payload = [
         json.dumps(
             {"url": f"https://{h}/obo/{o}.owl", "bytes": 1_000_000 + i % 9_000, "status": 503}
         )
-        for i, (h, o) in enumerate(zip(host, ontology, strict=True))
+        for i, h, o in zip(index, host, ontology, strict=True)
     ]
     return pa.table(
         {
-            "event_id": [f"{i:032x}" for i in range(count)],
-            "ts": pa.array(
-                [EPOCH + timedelta(seconds=30 * i) for i in range(count)], pa.timestamp("us")
-            ),
-            "run_id": [f"run{i // 50:09d}" for i in range(count)],
+            "event_id": [f"{i:032x}" for i in index],
+            "ts": pa.array([EPOCH + timedelta(seconds=30 * i) for i in index], pa.timestamp("us")),
+            "run_id": [f"run{i // 50:09d}" for i in index],
             "level": [k[2] for k in kinds],
             "event": [k[0] for k in kinds],
             "ontology": ontology,
-            "version": [f"{2000 + (i // 7) % VERSIONS}-01-01" for i in range(count)],
+            "version": [f"{2000 + (i // 7) % VERSIONS}-01-01" for i in index],
             "stage": [k[1] for k in kinds],
-            "duration_s": pa.array([0.05 + (i % 400) / 10 for i in range(count)], pa.float64()),
+            "duration_s": pa.array([0.05 + (i % 400) / 10 for i in index], pa.float64()),
             "error_code": [k[3] for k in kinds],
             "message": [None] * count,
             "payload": payload,
@@ -97,7 +96,7 @@ def build(work: Path) -> tuple[Path, Path]:
     try:
         with catalog.transaction() as con:
             for start in range(0, EVENTS, 200_000):
-                catalog.insert_arrow(con, "events", _events(min(200_000, EVENTS - start)))
+                catalog.insert_arrow(con, "events", _events(start, min(200_000, EVENTS - start)))
     finally:
         catalog.close()
     config = work / "ontolab.yaml"
