@@ -7,6 +7,7 @@ import sys
 from benchmarks import (
     catalog_latency,
     fetch_throughput,
+    gate_time,
     rerun_latency,
     service_latency,
     validate_throughput,
@@ -20,6 +21,7 @@ def main() -> int:
         validate_throughput.main(),
         catalog_latency.main(),
         service_latency.main(),
+        gate_time.main(),
     ]
     return 0 if all(results) else 1
 

@@ -27,6 +27,8 @@
     │   ├── OntologyParseError        the parser rejected the file
     │   ├── UnsafeXML                 entity expansion (billion laughs), external entities
     │   └── ImportUnresolved          an owl:imports could not be fetched (a warning by default)
+    ├── GateError                     (Terminal) a gate suite is invalid or could not run
+    ├── GateRejected                  (Terminal) a release failed its quality gates
     ├── PromotionRefused              (Terminal) promote a non-good version, nothing to roll back to
     ├── StorageError                  data dir not writable, disk full  (exit 3)
     └── CatalogError                  (exit 3)
@@ -261,6 +263,20 @@ class UnsafeXML(ValidationFailed):
 class ImportUnresolved(ValidationFailed):
     default_code = "E_IMPORT_UNRESOLVED"
     reason = "import_unresolved"
+
+
+class GateError(OntolabError, Terminal):
+    """A gate suite file is invalid, or Great Expectations could not evaluate it."""
+
+    default_code = "E_GATE_FAILED_TO_RUN"
+    reason = "gate_error"
+
+
+class GateRejected(OntolabError, Terminal):
+    """A release failed an error-severity expectation of its gate suites."""
+
+    default_code = "E_GATE_REJECTED"
+    reason = "gate_failed"
 
 
 class PromotionRefused(OntolabError, Terminal):

@@ -195,6 +195,79 @@ def parse_duration(text: str, *, where: str = "duration") -> float:
     return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
 
 
+class GateThresholds(_Section):
+    """Thresholds the gate suites read as ``${name}`` (docs/gates.md says what each checks).
+
+    Defaults let real HPO and KiSAO releases pass and reject a release that lost a tenth of its
+    labels, duplicated ids or dropped a fifth of its terms.
+    """
+
+    ids_well_formed_min: float = Field(
+        0.99, ge=0, le=1, description="Share of live ids shaped PREFIX:local for the ontology."
+    )
+    label_coverage_min: float = Field(0.95, ge=0, le=1, description="Share of terms with a label.")
+    definition_coverage_min: float = Field(
+        0.7, ge=0, le=1, description="Share of live terms with a definition."
+    )
+    parents_resolve_min: float = Field(
+        0.999, ge=0, le=1, description="Share of terms whose own-prefix parents all exist."
+    )
+    obsolete_parent_max: float = Field(
+        0.0, ge=0, le=1, description="Share of live terms allowed an obsolete parent."
+    )
+    term_drop_max: float = Field(
+        0.2, ge=0, le=1, description="Largest drop in term count vs the previous good version."
+    )
+    term_growth_max: float = Field(
+        10.0, ge=0, description="Largest growth vs the previous good version (10.0 = 11x)."
+    )
+    relabel_rate_max: float = Field(
+        0.1, ge=0, le=1, description="Largest share of common terms whose label changed."
+    )
+    parent_churn_max: float = Field(
+        0.2, ge=0, le=1, description="Largest share of common terms whose parents changed."
+    )
+
+
+class GatesSettings(GateThresholds):
+    """Quality gates: Great Expectations suites a release must pass before it goes live."""
+
+    enabled: bool = Field(True, description="Run gates on every new version.")
+    suites: list[str] = Field(
+        default_factory=lambda: ["ontology"],
+        description="Shipped suite names (ontology) or paths to suite files (JSON or YAML).",
+    )
+    catalog_suite: str = Field(
+        "catalog", description="The suite ontolab validate runs on the catalog."
+    )
+    report_dir: Path | None = Field(
+        None, description="Where HTML reports go (default: data_dir/reports/gates)."
+    )
+    sample_size: int = Field(
+        20, ge=0, le=1000, description="Offending values kept per expectation."
+    )
+
+
+class OntologyGates(_Section):
+    """Per-ontology ``gates:``: turn gates off or override thresholds for one ontology."""
+
+    enabled: bool | None = None
+    id_prefix: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$",
+        description="The ontology's id prefix, when its terms do not use its id (HP).",
+    )
+    ids_well_formed_min: float | None = Field(None, ge=0, le=1)
+    label_coverage_min: float | None = Field(None, ge=0, le=1)
+    definition_coverage_min: float | None = Field(None, ge=0, le=1)
+    parents_resolve_min: float | None = Field(None, ge=0, le=1)
+    obsolete_parent_max: float | None = Field(None, ge=0, le=1)
+    term_drop_max: float | None = Field(None, ge=0, le=1)
+    term_growth_max: float | None = Field(None, ge=0)
+    relabel_rate_max: float | None = Field(None, ge=0, le=1)
+    parent_churn_max: float | None = Field(None, ge=0, le=1)
+
+
 class OntologyConfig(_Section):
     """One entry of ``ontologies:``."""
 
@@ -206,6 +279,9 @@ class OntologyConfig(_Section):
     version: str | None = Field(None, description="Pin a release (obo: releases/{version}).")
     product: str | None = Field(None, description="Variant file, e.g. 'base' or 'go-basic'.")
     acronym: str | None = Field(None, description="BioPortal acronym, default: id upper-case.")
+    gates: OntologyGates = Field(
+        default_factory=OntologyGates, description="Threshold overrides, or enabled: false."
+    )
 
     @field_validator("sha256")
     @classmethod
@@ -253,6 +329,7 @@ class OntolabSettings(BaseModel):
     ontologies: list[OntologyConfig] = Field(default_factory=list)
     obs: ObsSettings = Field(default_factory=ObsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    gates: GatesSettings = Field(default_factory=GatesSettings)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_format: Literal["console", "json"] = Field(
         "console", description="stderr log lines: key=value for people, or one JSON object each."
