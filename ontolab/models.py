@@ -175,7 +175,7 @@ class RunReceipt(_Record):
 
     @property
     def ok(self) -> bool:
-        return all(row.outcome != "failed" for row in self.rows)
+        return all(row.outcome not in ("failed", "rejected") for row in self.rows)
 
     def __iter__(self) -> Iterator[ReceiptRow]:
         return iter(self.rows)

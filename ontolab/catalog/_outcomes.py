@@ -1,15 +1,17 @@
-"""What validation decided about a version, recorded in one transaction.
+"""What validation and the gates decided about a version, recorded in one transaction.
 
-The pipeline converts the extract and validate stages' receipts into these plain records, so
-the catalog depends on neither stage.
+The pipeline converts the extract, validate and gate stages' receipts into these plain
+records (gate results as ``gate_results`` rows), so the catalog depends on none of them.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from ontolab.catalog._backend import CatalogBackend, Connection, utcnow
@@ -82,11 +84,14 @@ def record_outcome(
     *,
     run_id: str | None,
     promote: bool = False,
+    gates: Sequence[Mapping[str, Any]] = (),
 ) -> Promotion | None:
-    """Replace the version's files, terms and imports, append validations, set its status.
+    """Replace the version's files, terms and imports, append validations and gate results
+    (``gates``: rows keyed by the ``gate_results`` columns), set its status.
 
     In the same transaction, a good version is promoted when ``promote`` is set, and a live
     version that is no longer good is demoted, so the live version is always a good one.
+    Earlier gate results stay, as history.
     """
     now = utcnow()
     key = [outcome.ontology, outcome.version]
@@ -107,6 +112,7 @@ def record_outcome(
             )
         for v in outcome.validations:
             _insert_validation(con, outcome, v, run_id)
+        _insert_gate_rows(con, gates)
         timings, provenance = _merged_json(con, key, outcome)
         con.execute(
             "UPDATE versions SET status = ?, reason = ?, updated_at = ?, timings = ?, "
@@ -117,6 +123,73 @@ def record_outcome(
             return promote_in(con, outcome.ontology, outcome.version, reason="pull", run_id=run_id)
         if outcome.status != "good" and live_version(con, outcome.ontology) == outcome.version:
             return demote(con, outcome.ontology, reason=f"now {outcome.status}: {outcome.reason}")
+    return None
+
+
+GATE_COLUMNS = (
+    "gate_id",
+    "run_id",
+    "ontology",
+    "version",
+    "gate",
+    "passed",
+    "severity",
+    "details",
+    "evaluated_at",
+)
+
+
+def record_gate_results(catalog: CatalogBackend, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append gate results (the catalog suite's, which judge no single outcome) in one
+    transaction."""
+    if rows:
+        with catalog.transaction() as con:
+            _insert_gate_rows(con, rows)
+
+
+def _insert_gate_rows(con: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    columns = ", ".join(GATE_COLUMNS)
+    marks = ", ".join("?" * len(GATE_COLUMNS))
+    for row in rows:
+        con.execute(
+            f"INSERT INTO gate_results ({columns}) VALUES ({marks})",  # noqa: S608
+            [row.get(column) for column in GATE_COLUMNS],
+        )
+
+
+def previous_good(
+    catalog: CatalogBackend, ontology: str, version: str
+) -> tuple[str, list[Path]] | None:
+    """The version a new one is compared with, and its terms tables.
+
+    The live version, else the newest good one created before ``version``; never
+    ``version`` itself. A candidate whose terms tables are gone (pruned, deleted by hand) is
+    passed over for the next one.
+    """
+    with catalog.reader() as con:
+        live = live_version(con, ontology)
+        rows = con.execute(
+            "SELECT version, created_at FROM versions WHERE ontology = ? AND status = 'good' "
+            "AND version <> ? ORDER BY created_at DESC, version DESC",
+            [ontology, version],
+        ).fetchall()
+        own = con.execute(
+            "SELECT created_at FROM versions WHERE ontology = ? AND version = ?",
+            [ontology, version],
+        ).fetchone()
+        created = own[0] if own else None
+        candidates = [live] if live is not None and live != version else []
+        candidates += [str(v) for v, at in rows if v != live and (created is None or at < created)]
+        for candidate in candidates:
+            paths = [
+                Path(str(p))
+                for (p,) in con.execute(
+                    "SELECT path FROM terms WHERE ontology = ? AND version = ? ORDER BY member",
+                    [ontology, candidate],
+                ).fetchall()
+            ]
+            if paths and all(p.is_file() for p in paths):
+                return candidate, paths
     return None
 
 

@@ -186,7 +186,9 @@ def pull(
     else:
         out_console.print(_receipt_table(receipt))
     raise typer.Exit(
-        exit_code_for_rows([r.reason or "error" for r in receipt.rows if r.outcome == "failed"])
+        exit_code_for_rows(
+            [r.reason or "error" for r in receipt.rows if r.outcome in ("failed", "rejected")]
+        )
     )
 
 

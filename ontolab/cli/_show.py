@@ -45,7 +45,7 @@ def show(
     if as_json:
         emit_json(overview.to_dict())
         raise typer.Exit(EXIT_OK)
-    _print_overview(overview.to_dict())
+    _print_overview(overview.to_dict(), latest_gates=overview.latest_gates)
 
 
 def diff(
@@ -96,7 +96,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _print_overview(doc: dict[str, Any]) -> None:
+def _print_overview(doc: dict[str, Any], *, latest_gates: list[dict[str, Any]]) -> None:
     live = "live" if doc["live"] == doc["version"] else f"live: {doc['live'] or 'none'}"
     head = f"[bold]{doc['ontology']}[/] {doc['version']} ({live}): {doc['status']}"
     if doc["reason"]:
@@ -150,12 +150,58 @@ def _print_overview(doc: dict[str, Any]) -> None:
             if metrics.get(k) is not None
         ) or _text(v["error_code"] or v["reason"])
         checks.add_row(v["validator"], _text(v["member"]), result, details[:100])
-    for g in doc["gate_results"]:
+    for g in latest_gates:
         result = "passed" if g["passed"] else f"failed ({g['severity']})"
-        checks.add_row(f"gate {g['gate']}", "", result, _text(g["details"])[:100])
-    if not doc["gate_results"]:
+        checks.add_row(f"gate {g['gate']}", "", result, describe_gate(g["details"])[:100])
+    if not latest_gates:
         checks.add_row("gates", "", "none recorded", "")
     out_console.print(checks)
+    _print_gates(doc["gates"], history=len(doc["gate_results"]) - len(latest_gates))
+
+
+def describe_gate(details: Any) -> str:
+    """``observed 0.9, needs >= 0.95; 1949 unexpected`` from a gate result's details."""
+    if not isinstance(details, dict):
+        return _text(details)
+    text = f"observed {_number(details.get('observed'))}"
+    threshold = details.get("threshold")
+    if isinstance(threshold, dict):
+        bounds = [
+            f"{sign} {_number(threshold[key])}"
+            for key, sign in (("min", ">="), ("max", "<="))
+            if threshold.get(key) is not None
+        ]
+        text += ", needs " + " and ".join(bounds) if bounds else ""
+    elif threshold is not None:
+        text += f", needs {threshold}"
+    if details.get("unexpected_count"):
+        text += f"; {details['unexpected_count']} unexpected"
+    return text
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else _text(value)
+
+
+def _print_gates(gates: dict[str, Any] | None, *, history: int) -> None:
+    """The newest gate verdict: what failed, what was observed, where the report is."""
+    if gates is None:
+        return
+    verdict = "[green]passed[/]" if gates["passed"] else "[red]rejected[/]"
+    line = f"gates: {verdict} ({gates['expectations']} expectations, {gates['evaluated_at']})"
+    if history:
+        line += f"; {history} earlier results in 'gate_results'"
+    out_console.print(line)
+    for kind, found in (("failed", gates["failures"]), ("warning", gates["warnings"])):
+        for f in found:
+            sample = ", ".join(map(str, (f["sample"] or [])[:5]))
+            out_console.print(
+                f"  {kind}: {f['gate']}: {describe_gate(f)}"
+                + (f" (e.g. {sample})" if sample else ""),
+                markup=False,
+            )
+    for report in gates["reports"]:
+        out_console.print(f"  report: {report}", markup=False)
 
 
 def _print_diff(doc: dict[str, Any], limit: int) -> None:

@@ -1,4 +1,4 @@
-"""``ontolab validate``: re-run extraction, validators (and later gates) on a stored version."""
+"""``ontolab validate``: re-run extraction, validators and gates on a stored version."""
 
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ def _document(checked: Checked) -> dict[str, Any]:
             {"iri": i.iri, "resolved": i.resolved, "url": i.url, "message": i.message}
             for i in outcome.imports
         ],
+        "message": checked.message,
+        "gates": checked.gates.to_dict() if checked.gates is not None else None,
+        "catalog_gates": [report.to_dict() for report in checked.catalog_gates],
     }
 
 
@@ -57,13 +60,23 @@ def validate(
         bool | None,
         typer.Option("--strict/--no-strict", help="Deep-validator failures reject the version."),
     ] = None,
+    gates: Annotated[
+        bool,
+        typer.Option(
+            "--gates/--no-gates", help="Run the gate suites and the catalog suite (default)."
+        ),
+    ] = True,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-run extraction and validators on a stored version."""
+    """Re-run extraction, validators and gates on a stored version."""
     checked = guarded(
         lambda: _pipeline().validate(
-            ontology, version=version, settings=settings_from(config), strict=strict
+            ontology,
+            version=version,
+            settings=settings_from(config),
+            strict=strict,
+            gates=gates,
         ),
         as_json=as_json,
     )
@@ -90,8 +103,28 @@ def validate(
                 if metrics.get(k) is not None
             ) or (v["messages"][0]["text"] if v["messages"] else v["reason"] or "")
             table.add_row(v["validator"], v["member"] or "", result, str(details)[:120])
+        _gate_rows(table, doc["gates"])
         out_console.print(table)
+        for report in doc["catalog_gates"]:
+            if not report["passed"]:
+                out_console.print(
+                    f"[yellow]catalog suite, {report['ontology']} {report['version']}:[/] "
+                    f"{report['summary']}"
+                )
     raise typer.Exit(EXIT_OK if checked.outcome.status == "good" else EXIT_FAILED)
+
+
+def _gate_rows(table: Table, report: dict[str, Any] | None) -> None:
+    if report is None:
+        table.add_row("gates", "", "not run", "")
+        return
+    from ontolab.cli._show import describe_gate
+
+    for r in report["results"]:
+        result = "passed" if r["passed"] else f"failed ({r['severity']})"
+        table.add_row(f"gate {r['gate']}", "", result, describe_gate(r)[:120])
+    if report["report_path"]:
+        table.add_row("gate report", "", "", report["report_path"])
 
 
 def _pipeline() -> Any:

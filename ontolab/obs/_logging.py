@@ -53,6 +53,9 @@ def configure_logging(level: str = "warning", log_format: LogFormat = "console")
     """
     numeric = logging.getLevelName(level.upper())
     handler = logging.StreamHandler(sys.stderr)
+    # On the handler too: a library that sets its own logger to INFO (Great Expectations
+    # does, on import) would otherwise print below the level asked for.
+    handler.setLevel(numeric)
     if log_format == "console" and numeric >= logging.WARNING:
         handler.setFormatter(_PlainFormatter())
     else:

@@ -1,4 +1,4 @@
-"""Composes the stages: sources → plan → fetch → extract → validate → catalog (gates: later).
+"""Composes the stages: sources → plan → fetch → extract → validate → gate → catalog.
 
 Each public function takes settings (resolved at the edge) and returns a value object; stage
 failures become rows of the receipt, never uncaught exceptions, so one bad ontology does not
@@ -159,6 +159,10 @@ def pull(
     promote
         Make each new good version the live one (blue/green: the previous good version
         stays stored for ``rollback``). False stages only.
+
+    Each new version that validates goes through the gate suites (``gates:``); a failed
+    gate rejects it, so the live version stays. When any version was judged, the catalog
+    suite then runs over the live versions (reported, rejecting nothing).
     """
     cfg = resolve_settings(settings)
     with Run(cfg, "pull", transport, strict=strict, promote=promote) as run:
@@ -177,6 +181,8 @@ def pull(
         results = run.fetcher(progress).fetch(
             planned.items, force=force, jobs=jobs or cfg.http.jobs
         )
+        if run.checked:
+            run.catalog_gates()
         live = run.recorder.live_versions()
         rows = [
             replace(_row(result, run.checked.get(result.ontology)), live=live.get(result.ontology))
@@ -204,6 +210,8 @@ def _row(result: FetchResult, checked: Checked | None) -> ReceiptRow:
         reason, code = found.reason, found.error_code
         failed = next((v for v in found.validations if not v.passed and not v.skipped), None)
         message = failed.messages[0]["text"] if failed and failed.messages else found.reason
+        if checked.message:  # a gate's verdict: the failed expectations and what was observed
+            message = checked.message
     return ReceiptRow(
         ontology=result.ontology,
         version=version,
@@ -224,8 +232,18 @@ def validate(
     version: str | None = None,
     settings: SettingsLike = None,
     strict: bool | None = None,
+    gates: bool = True,
 ) -> Checked:
-    """Re-run extraction and validators on a stored version (default: the newest).
+    """Re-run extraction, validators and gates on a stored version (default: the newest).
+
+    New gate results are added to the version's history; the status follows the usual
+    rules (a live version that is no longer good is demoted; nothing is promoted). Then the
+    catalog suite runs over the live versions (``Checked.catalog_gates``).
+
+    Parameters
+    ----------
+    gates
+        False skips both the version's gates and the catalog suite.
 
     Raises
     ------
@@ -233,7 +251,7 @@ def validate(
         No such version is recorded.
     """
     cfg = resolve_settings(settings)
-    with Run(cfg, "validate", strict=strict) as run:
+    with Run(cfg, "validate", strict=strict, gates=gates) as run:
         found = run.recorder.stored_version(ontology, version)
         if found is None:
             what = f"version {version!r} of {ontology!r}" if version else repr(ontology)
@@ -241,4 +259,6 @@ def validate(
                 f"no stored {what}; run 'ontolab pull {ontology}' first", ontology_id=ontology
             )
         label, artifact = found
-        return run.check(replace(artifact, version=label), label)
+        checked = run.check(replace(artifact, version=label), label)
+        checked.catalog_gates = run.catalog_gates()
+        return checked

@@ -1,4 +1,4 @@
-"""A stored artifact → extracted files → validation reports → a :class:`VersionOutcome`.
+"""A stored artifact → extracted files → validation reports → gates → a :class:`VersionOutcome`.
 
 Files first: extraction and terms tables are written (or cleaned away) before the catalog
 transaction that records them, so a crash leaves either the old state or files that ``doctor``
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ontolab.catalog import (
@@ -26,7 +27,7 @@ from ontolab.catalog import (
     ValidationRecord,
     VersionOutcome,
 )
-from ontolab.errors import ImportUnresolved, NotAnOntology, OntolabError
+from ontolab.errors import GateRejected, ImportUnresolved, NotAnOntology, OntolabError
 from ontolab.extract import ExtractedFile, extract
 from ontolab.formats import ONTOLOGY_FORMATS
 from ontolab.models import Artifact
@@ -34,18 +35,32 @@ from ontolab.policy import ArchivePolicy
 from ontolab.settings import OntolabSettings
 from ontolab.validate import ValidationReport, detect_format, run_deep_validators, validate_file
 
+if TYPE_CHECKING:
+    from ontolab.gates import GateReport
+
 log = logging.getLogger("ontolab.pipeline")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # Resolves an owl:imports IRI: returns (url, sha256, version) or raises an OntolabError.
 ImportFetcher = Callable[[str], tuple[str, str, str | None]]
+# Runs the gate suites over a good version's terms tables: (ontology, version, terms paths)
+# -> a GateReport; raises an OntolabError (GateError) when the suites cannot run.
+Gate = Callable[[str, str, list[Path]], "GateReport"]
 
 
 @dataclass
 class Checked:
-    """The outcome to record plus the reports, for receipts and notebooks."""
+    """The outcome to record plus the reports, for receipts and notebooks.
+
+    ``gates`` is the gate run over this version (None when gates were off, or the version
+    did not validate); ``catalog_gates`` the catalog suite's reports of a ``validate`` run;
+    ``message`` says why a gate rejected the version.
+    """
 
     outcome: VersionOutcome
     reports: list[ValidationReport] = field(default_factory=list)
+    gates: GateReport | None = None
+    catalog_gates: list[GateReport] = field(default_factory=list)
+    message: str | None = None
 
 
 def _filename_hint(artifact: Artifact) -> str:
@@ -126,12 +141,16 @@ def check_artifact(
     *,
     strict: bool | None = None,
     fetch_import: ImportFetcher | None = None,
+    gate: Gate | None = None,
 ) -> Checked:
-    """Extract and validate one stored artifact; decide the version's status.
+    """Extract and validate one stored artifact, gate it; decide the version's status.
 
     A stream-validation failure (HTML, parse error, hostile XML, unsafe archive) fails the
     version. With ``strict`` (default ``validate.strict``), a failed deep validator or an
-    unresolved import rejects it too; otherwise those are recorded as warnings.
+    unresolved import rejects it too; otherwise those are recorded as warnings. A version
+    still good after that, with terms tables, goes through ``gate``: a failed error-severity
+    expectation rejects it (``gate_failed``), and so does a suite that cannot run
+    (``gate_error``). A rejected version keeps no extracted files or terms tables.
     """
     strict = settings.validate_.strict if strict is None else strict
     found = _Findings()
@@ -147,6 +166,19 @@ def check_artifact(
         _validate_files(settings, artifact, files, found, fetch_import)
         timings["validate_s"] = time.perf_counter() - started
     status, reason, code = _decide(found, strict=strict, imports_resolved=fetch_import is not None)
+    report, message = None, None
+    if status == "good" and gate is not None and found.terms:
+        started = time.perf_counter()
+        try:
+            report = gate(artifact.ontology, version, [Path(t.path) for t in found.terms])
+        except OntolabError as exc:
+            # Fail closed: a release the gates could not judge does not go live.
+            status, reason, code, message = "rejected", exc.reason, exc.code, exc.message
+        else:
+            if not report.passed:
+                status, reason = "rejected", GateRejected.reason
+                code, message = GateRejected.default_code, report.summary()
+        timings["gate_s"] = time.perf_counter() - started
     if status != "good":
         _cleanup(settings, artifact)
         found.files, found.terms = [], []
@@ -164,7 +196,7 @@ def check_artifact(
         timings=timings,
         tools=tool_versions(),
     )
-    return Checked(outcome, found.reports)
+    return Checked(outcome, found.reports, gates=report, message=message)
 
 
 @functools.cache

@@ -1,8 +1,9 @@
 """One command's shared resources, and what happens to each fetched artifact.
 
 A :class:`Run` holds the HTTP session, the catalog and the run id. Its ``after_fetch`` runs
-inside the ontology's lock: record the fetch, then extract, validate and record the outcome,
-so two pulls of one ontology never interleave any of it.
+inside the ontology's lock: record the fetch, then extract, validate, gate and record the
+outcome, so two pulls of one ontology never interleave any of it. Gates (and so Great
+Expectations) load only when a version is actually judged.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import logging
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -28,15 +31,19 @@ from ontolab.catalog import (
     record_outcome,
 )
 from ontolab.catalog._duckdb import IDLE_CLOSE_S
-from ontolab.errors import OntolabError
+from ontolab.catalog._outcomes import previous_good, record_gate_results
+from ontolab.errors import GateError, OntolabError
 from ontolab.fetch import Fetcher, Progress, ontology_lock
 from ontolab.models import Artifact, FetchResult, Plan, PlanItem, Source
 from ontolab.net import HttpSession
 from ontolab.net._session import RetryNotice
 from ontolab.obs import bind_run_id, event_sinks, unbind_run_id
-from ontolab.pipeline._checks import Checked, check_artifact
+from ontolab.pipeline._checks import Checked, Gate, check_artifact
 from ontolab.plan import ResolveContext, build_plan, rebase_obo_purl, sniff, sources_for
 from ontolab.settings import OntolabSettings, load_settings
+
+if TYPE_CHECKING:
+    from ontolab.gates import GateReport
 
 SettingsLike = OntolabSettings | str | Path | None
 log = logging.getLogger("ontolab.pipeline")
@@ -73,9 +80,11 @@ class Run:
         *,
         strict: bool | None = None,
         promote: bool = False,
+        gates: bool = True,
     ) -> None:
         self.settings = settings
         self.promote = promote
+        self.gates = gates
         self.run_id = uuid.uuid4().hex[:12]
         self.session = HttpSession.from_settings(settings, transport=transport)
         self.catalog = open_catalog(
@@ -235,12 +244,24 @@ class Run:
             version,
             strict=self.strict,
             fetch_import=self._fetch_import if self.settings.validate_.resolve_imports else None,
+            gate=self._gate_for(artifact.ontology),
         )
         took = time.perf_counter() - started
+        report = checked.gates
         moved = record_outcome(
-            self.catalog, checked.outcome, run_id=self.run_id, promote=self.promote
+            self.catalog,
+            checked.outcome,
+            run_id=self.run_id,
+            promote=self.promote,
+            gates=report.rows(self.run_id) if report is not None else (),
         )
         outcome = checked.outcome
+        if report is not None:
+            self._gate_events(report)
+        elif outcome.reason == GateError.reason:
+            self._gate_error(
+                outcome.ontology, outcome.version, checked.message or "", code=outcome.error_code
+            )
         self.recorder.event(
             Event(
                 f"validate.{outcome.status}",
@@ -250,7 +271,7 @@ class Run:
                 stage="validate",
                 duration_s=took,
                 error_code=outcome.error_code,
-                message=outcome.reason,
+                message=checked.message or outcome.reason,
                 payload={"timings": {k: round(v, 4) for k, v in outcome.timings.items()}},
             )
         )
@@ -259,6 +280,105 @@ class Run:
         with self._lock:
             self.checked[artifact.ontology] = checked
         return checked
+
+    # -- gates -------------------------------------------------------------------------------
+    def _gate_for(self, ontology: str) -> Gate | None:
+        """The gate to run on the ontology's new versions, or None when gates are off."""
+        if not self.gates:
+            return None
+        from ontolab.gates import gates_enabled
+
+        return self._run_gates if gates_enabled(self.settings, ontology) else None
+
+    def _run_gates(self, ontology: str, version: str, terms: list[Path]) -> GateReport:
+        from ontolab.gates import run_gates
+
+        return run_gates(
+            self.settings,
+            ontology=ontology,
+            version=version,
+            terms=terms,
+            previous=previous_good(self.catalog, ontology, version),
+            run_id=self.run_id,
+        )
+
+    def catalog_gates(self) -> list[GateReport]:
+        """Run the catalog suite over every live version; record and report, reject nothing.
+
+        A failing catalog suite is a warning: it judges the catalog, not one release, so it
+        neither rejects nor demotes anything and leaves the exit code alone.
+        """
+        if not (self.gates and self.settings.gates.enabled):
+            return []
+        from ontolab.gates import run_catalog_gates
+
+        self._linger(0.0)
+        try:
+            reports = run_catalog_gates(self.settings, self.catalog, run_id=self.run_id)
+        except OntolabError as exc:
+            self._gate_error(
+                None, None, exc.message, suite="catalog", level="warning", code=exc.code
+            )
+            return []
+        except Exception as exc:  # a report on the catalog must never fail the pull it follows
+            log.warning("the catalog suite could not run", exc_info=True)
+            message = f"{type(exc).__name__}: {exc}"
+            self._gate_error(None, None, message, suite="catalog", level="warning")
+            return []
+        record_gate_results(self.catalog, [r for rep in reports for r in rep.rows(self.run_id)])
+        for report in reports:
+            self._gate_events(report, failed_level="warning")
+        return reports
+
+    def _gate_events(self, report: GateReport, *, failed_level: str = "error") -> None:
+        """One ``gate.passed`` or ``gate.rejected`` event per suite the report evaluated."""
+        by_suite: dict[str, list[str]] = defaultdict(list)
+        for result in report.results:
+            failed = by_suite[result.suite]  # every evaluated suite gets a key
+            if result.severity == "error" and not result.passed:
+                failed.append(result.name)
+        for suite, failed in by_suite.items():
+            self.recorder.event(
+                Event(
+                    "gate.rejected" if failed else "gate.passed",
+                    level=failed_level if failed else "info",
+                    ontology=report.ontology,
+                    version=report.version,
+                    stage="gate",
+                    duration_s=report.duration_s,
+                    error_code="E_GATE_REJECTED" if failed else None,
+                    message=report.summary(),
+                    payload={
+                        "suite": suite,
+                        "failed": failed,
+                        "report": str(report.report_path) if report.report_path else None,
+                        "previous": report.previous,
+                    },
+                )
+            )
+
+    def _gate_error(
+        self,
+        ontology: str | None,
+        version: str | None,
+        message: str,
+        *,
+        suite: str | None = None,
+        level: str = "error",
+        code: str | None = None,
+    ) -> None:
+        self.recorder.event(
+            Event(
+                "gate.error",
+                level=level,
+                ontology=ontology,
+                version=version,
+                stage="gate",
+                error_code=code or GateError.default_code,
+                message=message,
+                payload={"suite": suite} if suite else None,
+            )
+        )
 
     def _promoted(self, moved: Promotion) -> None:
         if moved.changed:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from ontolab.catalog import listings
@@ -93,6 +94,57 @@ class Overview:
         return self.detail.get("licence") or source or declared
 
     @property
+    def latest_gates(self) -> list[dict[str, Any]]:
+        """The gate results of each suite's newest evaluation of the version (older runs
+        stay in :attr:`gate_results` as history)."""
+        newest: dict[str, Any] = {}
+        for row in self.gate_results:
+            suite = str(row["gate"]).split(".", 1)[0]
+            if suite not in newest or row["evaluated_at"] > newest[suite]:
+                newest[suite] = row["evaluated_at"]
+        return [
+            row
+            for row in self.gate_results
+            if row["evaluated_at"] == newest[str(row["gate"]).split(".", 1)[0]]
+        ]
+
+    @property
+    def gates(self) -> dict[str, Any] | None:
+        """The newest gate verdict: ``passed``, ``evaluated_at``, ``reports`` (HTML paths),
+        ``failures`` and ``warnings`` (gate, observed, threshold, unexpected count, sample);
+        None when no gate ever ran on the version."""
+        rows = self.latest_gates
+        if not rows:
+            return None
+
+        def explained(row: dict[str, Any]) -> dict[str, Any]:
+            details = row["details"] if isinstance(row["details"], dict) else {}
+            return {
+                "gate": row["gate"],
+                "severity": row["severity"],
+                **{
+                    key: details.get(key)
+                    for key in ("observed", "threshold", "unexpected_count", "sample")
+                },
+                "report": details.get("report_path"),
+            }
+
+        failed = [r for r in rows if not r["passed"]]
+        reports = {
+            str(r["details"]["report_path"])
+            for r in rows
+            if isinstance(r["details"], dict) and r["details"].get("report_path")
+        }
+        return {
+            "passed": not any(r["severity"] == "error" for r in failed),
+            "evaluated_at": max(r["evaluated_at"] for r in rows),
+            "expectations": len(rows),
+            "reports": sorted(reports),
+            "failures": [explained(r) for r in failed if r["severity"] == "error"],
+            "warnings": [explained(r) for r in failed if r["severity"] != "error"],
+        }
+
+    @property
     def provenance(self) -> dict[str, Any]:
         """Where the bytes came from: URL, redirects, sha256, fetch time, the tools used."""
         recorded = self.detail.get("provenance")
@@ -147,6 +199,7 @@ class Overview:
             "source": self.source,
             "provenance": self.provenance,
             "timings": self.detail.get("timings"),
+            "gates": self.gates,
             **{part: getattr(self, part) for part in _PARTS},
         }
         return {k: _plain(v) for k, v in doc.items()}
@@ -168,12 +221,37 @@ class Overview:
             if doc.get(k) is not None
         )
         parts = [f"<table><caption>{html.escape(self.ontology)}</caption>{facts}</table>"]
+        parts.append(_gates_html(self.gates))
         for part in ("versions", "files", "validations", "gate_results"):
             if getattr(self, part):
                 parts.append(f"<details><summary>{part} ({len(getattr(self, part))})</summary>")
                 parts.append(self.frame(part)._repr_html_())
                 parts.append("</details>")
         return "".join(parts)
+
+
+def _gates_html(gates: dict[str, Any] | None) -> str:
+    """The newest gate verdict, its failures and a link to each HTML report."""
+    if gates is None:
+        return "<p>gates: none recorded</p>"
+    verdict = "passed" if gates["passed"] else "rejected"
+    links = ", ".join(
+        f"<a href='{html.escape(Path(p).as_uri())}' target='_blank'>{html.escape(Path(p).name)}</a>"
+        for p in gates["reports"]
+        if Path(p).is_absolute()
+    )
+    items = "".join(
+        f"<li>{html.escape(str(f['gate']))}: observed {html.escape(str(f['observed']))}"
+        + (f", needs {html.escape(str(f['threshold']))}" if f["threshold"] is not None else "")
+        + "</li>"
+        for f in gates["failures"] + gates["warnings"]
+    )
+    return (
+        f"<p>gates: <b>{verdict}</b> ({gates['expectations']} expectations)"
+        + (f"; report: {links}" if links else "")
+        + "</p>"
+        + (f"<ul>{items}</ul>" if items else "")
+    )
 
 
 def canonical_id(rows: Rows, ontology: str) -> str:

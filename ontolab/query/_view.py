@@ -208,6 +208,12 @@ class CatalogView:
         """Validator results, newest first (``metrics`` and ``messages`` are JSON text)."""
         return self._frame(*listings.validations(id, version))
 
+    def gate_results(self, id: str | None = None, version: str | None = None) -> pl.DataFrame:
+        """Gate verdicts, newest first: ``gate`` (``<suite>.<expectation>``), ``passed``,
+        ``severity``, ``details`` (JSON text: observed value, threshold, unexpected count,
+        sample, report path), ``evaluated_at``, ``run_id``. Every run's results are kept."""
+        return self._frame(*listings.gate_results(id, version))
+
     def events(
         self,
         id: str | None = None,

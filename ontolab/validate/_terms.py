@@ -196,7 +196,12 @@ class TermsSink:
             return TermCounts()
         self._writer.close()
         self._writer = None
-        candidates = self._candidates
+        # RDF states a subject in several runs, which are one term; an OBO stanza is a
+        # whole term, so a repeated OBO id is a duplicate: kept as two rows, for the
+        # unique_ids gate to see, never folded into one.
+        candidates: set[str] | frozenset[str] | None = (
+            self._candidates if self.subjects == "iri" else frozenset()
+        )
         repeats = Repeats(
             candidates=frozenset(candidates) if candidates is not None else None,
             untyped=self.untyped,
