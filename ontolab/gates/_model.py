@@ -187,6 +187,6 @@ class GateReport:
         return f"<GateReport {self.ontology} {self.version} {state}>"
 
     def _repr_html_(self) -> str:
-        from ontolab.gates._report import render_html
+        from ontolab.gates._report import render_fragment
 
-        return render_html(self)
+        return render_fragment(self)

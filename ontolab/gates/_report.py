@@ -24,14 +24,18 @@ if TYPE_CHECKING:
     from ontolab.settings import OntolabSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Scoped to the report's own element, so the same markup sits inside a notebook's page.
 _STYLE = (
-    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    "th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
-    "th{background:#f3f3f3}.pass{color:#176f2c;font-weight:600}"
-    ".fail{color:#b00020;font-weight:600}.warn{color:#8a5a00;font-weight:600}"
-    "code{font-size:90%}.summary{padding:.5em .8em;border-left:4px solid}"
-    ".summary.pass{border-color:#176f2c}.summary.fail{border-color:#b00020}"
+    ".ontolab-gates{font:14px/1.4 system-ui,sans-serif;color:#222}"
+    ".ontolab-gates table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    ".ontolab-gates th,.ontolab-gates td{border:1px solid #ccc;padding:.3em .6em;"
+    "text-align:left;vertical-align:top}"
+    ".ontolab-gates th{background:#f3f3f3}.ontolab-gates .pass{color:#176f2c;font-weight:600}"
+    ".ontolab-gates .fail{color:#b00020;font-weight:600}"
+    ".ontolab-gates .warn{color:#8a5a00;font-weight:600}.ontolab-gates code{font-size:90%}"
+    ".ontolab-gates .summary{padding:.5em .8em;border-left:4px solid}"
+    ".ontolab-gates .summary.pass{border-color:#176f2c}"
+    ".ontolab-gates .summary.fail{border-color:#b00020}"
 )
 
 
@@ -64,7 +68,17 @@ def _state(passed: bool, severity: str) -> str:
 
 
 def render_html(report: GateReport) -> str:
-    """The report as one self-contained HTML page."""
+    """The report as one self-contained HTML page (what the report file holds)."""
+    title = f"Gates: {report.ontology} {report.version}"
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title></head><body style='margin:1.5em'>"
+        f"{render_fragment(report)}</body></html>"
+    )
+
+
+def render_fragment(report: GateReport) -> str:
+    """The report as one element with its own scoped style (a notebook cell's output)."""
     title = f"Gates: {report.ontology} {report.version}"
     state = "pass" if report.passed else "fail"
     verdict = "passed" if report.passed else "rejected"
@@ -74,9 +88,8 @@ def render_html(report: GateReport) -> str:
         else "no previous good version: diff-aware expectations skipped"
     )
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
+        f"<div class='ontolab-gates'><style>{_STYLE}</style>",
+        f"<h3>{escape(title)}</h3>",
         f"<p class='summary {state}'><strong>{verdict}</strong>: {escape(report.summary())}</p>",
         f"<p>Evaluated {escape(report.evaluated_at.isoformat(timespec='seconds'))} UTC, "
         f"{compared}; evaluation {report.duration_s:.3f} s.</p>",
@@ -103,11 +116,11 @@ def render_html(report: GateReport) -> str:
                 f"<td>{threshold}</td><td>{escape(unexpected)}</td><td>{sample}</td></tr>"
             )
         parts.append(
-            f"<h2>Suite <code>{escape(suite)}</code></h2><table>{header}{''.join(rows)}</table>"
+            f"<h4>Suite <code>{escape(suite)}</code></h4><table>{header}{''.join(rows)}</table>"
         )
     if not report.results:
         parts.append("<p>No expectations were evaluated.</p>")
-    parts.append("</body></html>")
+    parts.append("</div>")
     return "".join(parts)
 
 
