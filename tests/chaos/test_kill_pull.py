@@ -210,8 +210,8 @@ def unexplained(project: Project, findings: list[dict[str, Any]]) -> list[str]:
     for path in project.data.rglob("*"):
         if not path.is_file() or path.parent == project.data:
             continue  # the catalog file, its WAL and notes
-        if path.parent.name in ("locks", "logs", "metrics"):
-            continue  # lock files are reused; the event log and metrics textfile on purpose
+        if path.parent.name in ("locks", "logs", "metrics") or "reports" in path.parts:
+            continue  # lock files are reused; event log, metrics, gate reports kept on purpose
         resolved = path.resolve()
         if resolved in referenced or any(n == resolved or n in resolved.parents for n in named):
             continue
