@@ -39,6 +39,11 @@ def pg_project(project: Path, postgres_db: str) -> str:
     url = with_password(postgres_db)
     config = yaml.safe_load((project / "ontolab.yaml").read_text())
     config["catalog"] = url
+    # The tests below publish a one-term "release" after HPO; the gates rightly reject such a
+    # drop (docs/gates.md). These tests are about the shared catalog, so hp goes ungated.
+    for entry in config["ontologies"]:
+        if entry["id"] == "hp":
+            entry["gates"] = {"enabled": False}
     (project / "ontolab.yaml").write_text(yaml.safe_dump(config))
     return url
 
