@@ -926,11 +926,13 @@ def test_a_pulled_catalog_through_doctor_query_prune_and_backup(
             assert latest["version"].to_list() == ["2025-01-16", "2.34"]
             assert latest["status"].to_list() == ["good", "good"]
 
-        # a second hp release; keep one version per ontology: the old hp goes, files too
+        # a second hp release (that passes the gates); keep one version per ontology: the
+        # old hp goes, files too
         newer = tmp_path / "hp-next.obo"
         newer.write_text(
-            "format-version: 1.2\ndata-version: hp/releases/2025-09-09\n\n"
-            "[Term]\nid: HP:0000001\nname: All\n"
+            hpo_obo_path()
+            .read_text(encoding="utf-8")
+            .replace("hp/releases/2025-01-16", "hp/releases/2025-09-09")
         )
         mirror.publish("hp", "2025-09-09", newer, filename="hp.obo")
         assert pipeline.pull(["hp"], settings=settings).rows[0].outcome == "fetched"

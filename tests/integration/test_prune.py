@@ -146,6 +146,9 @@ def test_pinned_versions_stay(shelf: Shelf) -> None:
 
 
 def test_older_than_spares_recent_versions(shelf: Shelf) -> None:
+    # DuckDB rewrites an indexed column (created_at) as a delete and an insert, which rows
+    # referencing the version forbid: backdate the versions without their gate results.
+    shelf.sql("DELETE FROM gate_results WHERE version IN ('v1', 'v2')")
     shelf.sql(
         "UPDATE versions SET created_at = created_at - INTERVAL 40 DAY "
         "WHERE version IN ('v1', 'v2')"
