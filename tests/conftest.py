@@ -100,6 +100,30 @@ def mirror_settings(tmp_path: Path, mirror: Mirror) -> Callable[..., OntolabSett
     return make
 
 
+SettingsFor = Callable[..., OntolabSettings]
+
+
+def _settings_for(mirror: Mirror, data_dir: Path, **overrides: Any) -> OntolabSettings:
+    return load_settings(
+        environ={},
+        data_dir=str(data_dir),
+        http={"allowed_hosts": [mirror.host_port], "backoff_base_s": 0.05, "retries": 2},
+        resolvers={"obo": {"base_url": f"{mirror.base_url}/obo"}},
+        ontologies=[
+            {"id": "hp", "resolver": "obo", "format": "obo"},
+            {"id": "kisao", "resolver": "url", "url": f"{mirror.base_url}/files/kisao.owl"},
+        ],
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def settings_for() -> SettingsFor:
+    """``settings_for(mirror, data_dir, **overrides)``: hp (OBO) and kisao (URL) from a
+    mirror of the caller's own, for fixtures of any scope."""
+    return _settings_for
+
+
 @pytest.fixture
 def stored_blobs() -> Callable[[OntolabSettings], list[Path]]:
     """The files in a data dir's content-addressed store."""

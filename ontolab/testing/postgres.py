@@ -67,7 +67,8 @@ def _is_server_bin_dir(bin_dir: Path) -> bool:
     return all(os.access(bin_dir / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a test server)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_HOST, 0))
         return int(sock.getsockname()[1])
@@ -201,7 +202,7 @@ class PostgresServer:
         while True:
             # The probed port can be taken before postgres binds it; then try a fresh one.
             attempt += 1
-            port = _free_port()
+            port = free_port()
             sockets = shlex.quote(str(self._root))
             try:
                 self._run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,16 +22,12 @@ from typing import Any, BinaryIO
 import httpx
 import yaml
 
+from ontolab.testing.postgres import free_port
+
 __all__ = ["PrometheusServer"]
 
 _HOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 3000
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class PrometheusServer:
@@ -87,7 +82,7 @@ class PrometheusServer:
         atexit.register(self.stop)
         config = root / "prometheus.yml"
         config.write_text(yaml.safe_dump(self.config()))
-        self._port = _free_port()
+        self._port = free_port()
         self._log = (root / "prometheus.log").open("wb")
         self._process = subprocess.Popen(
             [

