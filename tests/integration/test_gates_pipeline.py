@@ -4,7 +4,6 @@ the real HPO file are rejected and the live version stays, against the local mir
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,50 +19,11 @@ from ontolab.query import connect
 from ontolab.settings import OntolabSettings
 from ontolab.testing import Mirror, go_obo_path, hpo_obo_path
 from ontolab.testing.corpus import GO_RELEASE, hpo_release_path
+from ontolab.testing.releases import ids_duplicated, labels_removed, terms_dropped
 
 pytestmark = pytest.mark.integration
 Settings = Callable[..., OntolabSettings]
 LIVE = "2025-01-16"
-
-
-# -- broken releases, derived from the real HPO file -----------------------------------------
-
-
-def _frames(version: str) -> tuple[str, list[str]]:
-    """The real HPO file's header (with ``version`` as its data-version) and its stanzas."""
-    text = hpo_obo_path().read_text(encoding="utf-8")
-    text = text.replace(f"hp/releases/{LIVE}", f"hp/releases/{version}")
-    head, *stanzas = text.split("\n[")
-    return head, ["[" + s for s in stanzas]
-
-
-def _write(path: Path, head: str, stanzas: list[str]) -> Path:
-    path.write_text("\n".join([head, *stanzas]), encoding="utf-8")
-    return path
-
-
-def labels_removed(path: Path, version: str) -> Path:
-    """Every tenth term loses its ``name:`` line: label coverage falls to about 90 %."""
-    head, stanzas = _frames(version)
-    terms = [i for i, s in enumerate(stanzas) if s.startswith("[Term]")]
-    for i in terms[::10]:
-        stanzas[i] = re.sub(r"\nname: [^\n]*", "", stanzas[i], count=1)
-    return _write(path, head, stanzas)
-
-
-def ids_duplicated(path: Path, version: str) -> Path:
-    """One term in twenty is stated twice: a second stanza reuses its id for another term."""
-    head, stanzas = _frames(version)
-    terms = [s for s in stanzas if s.startswith("[Term]")]
-    copies = [re.sub(r"\nname: ([^\n]*)", r"\nname: \1 (second)", s, count=1) for s in terms[::20]]
-    return _write(path, head, stanzas + copies)
-
-
-def terms_dropped(path: Path, version: str) -> Path:
-    """Two terms in five are gone: a 40 % drop in term count."""
-    head, stanzas = _frames(version)
-    kept = [s for i, s in enumerate(stanzas) if not s.startswith("[Term]") or i % 5 >= 2]
-    return _write(path, head, kept)
 
 
 BROKEN = {
