@@ -6,6 +6,7 @@ stays fast in a notebook and the CLI.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ontolab._version import __version__
@@ -43,6 +44,11 @@ from ontolab.errors import (
     UnsafeXML,
     ValidationFailed,
 )
+
+# A library leaves output to its caller: without a handler, Python's last-resort handler
+# would print bare event names ("gate.rejected") under notebook cells. The CLI and
+# `ontolab serve` configure logging; a notebook user can with logging.basicConfig().
+logging.getLogger("ontolab").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from ontolab.models import (
