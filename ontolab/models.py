@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ontolab._html import facts, grid
+
 Outcome = Literal["fetched", "unchanged", "failed", "rejected", "planned"]
 
 
@@ -35,12 +37,7 @@ class _Record:
         }
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
-            for k, v in self.to_dict().items()
-            if v not in (None, "", [], {})
-        )
-        return f"<table><caption>{type(self).__name__}</caption>{rows}</table>"
+        return facts(type(self).__name__, self.to_dict().items())
 
 
 @dataclass(frozen=True)
@@ -83,6 +80,8 @@ class PlanItem(_Record):
 
 @dataclass(frozen=True)
 class PlanFailure(_Record):
+    """An ontology that could not be planned: its code, reason and message."""
+
     ontology: str
     error_code: str
     reason: str
@@ -91,6 +90,8 @@ class PlanFailure(_Record):
 
 @dataclass(frozen=True)
 class Plan(_Record):
+    """What ``plan`` resolved: one item per ontology, and the failures."""
+
     items: tuple[PlanItem, ...]
     failures: tuple[PlanFailure, ...] = ()
     created_at: datetime = field(default_factory=datetime.now)
@@ -106,6 +107,24 @@ class Plan(_Record):
             if item.ontology == ontology:
                 return item
         raise KeyError(ontology)
+
+    def _repr_html_(self) -> str:
+        parts = [
+            grid(
+                f"plan: {len(self.items)} to fetch, {len(self.failures)} failed",
+                ("ontology", "resolver", "version", "expected size", "url"),
+                ((i.ontology, i.resolver, i.version, i.expected_size, i.url) for i in self.items),
+            )
+        ]
+        if self.failures:
+            parts.append(
+                grid(
+                    "could not be planned",
+                    ("ontology", "error", "message"),
+                    ((f.ontology, f.error_code, f.message) for f in self.failures),
+                )
+            )
+        return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,8 @@ class FetchResult(_Record):
 
 @dataclass(frozen=True)
 class ReceiptRow(_Record):
+    """One ontology's outcome in a ``RunReceipt``: version, outcome, reason, error code."""
+
     ontology: str
     version: str | None
     outcome: Outcome
@@ -190,10 +211,11 @@ class RunReceipt(_Record):
         }
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c}</th>" for c in ("ontology", "version", "outcome", "reason"))
-        body = "".join(
-            f"<tr><td>{r.ontology}</td><td>{r.version or ''}</td><td>{r.outcome}</td>"
-            f"<td>{r.error_code or ''} {r.reason or ''}</td></tr>"
-            for r in self.rows
+        return grid(
+            f"run {self.run_id}: {'ok' if self.ok else 'some ontologies failed'}",
+            ("ontology", "version", "outcome", "live", "reason", "message"),
+            (
+                (r.ontology, r.version, r.outcome, r.live, r.error_code or r.reason, r.message)
+                for r in self.rows
+            ),
         )
-        return f"<table><caption>run {self.run_id}</caption><tr>{head}</tr>{body}</table>"

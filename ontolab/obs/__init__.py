@@ -6,7 +6,8 @@ describes) and to each sink of :func:`event_sinks`: the rotated JSON-lines file
 ``<data_dir>/logs/events.jsonl`` and stderr through logging. Reading back (``obs stats``,
 ``obs export``) loads pyarrow and DuckDB on first use, and the Prometheus metrics
 (:func:`render`, :func:`write_textfile`, :func:`process_registry`, :class:`CatalogCollector`)
-load prometheus_client on first use, so importing this package stays cheap.
+load prometheus_client on first use, so importing this package stays cheap. Notebook download
+bars (:class:`NotebookProgress`) load tqdm only when the first bar is drawn.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ontolab.obs._events import EVENT_COLUMNS, LEVELS, Event, EventSink
 from ontolab.obs._logging import LogFormat, bind_run_id, configure_logging, unbind_run_id
+from ontolab.obs._progress import NotebookProgress, in_jupyter_kernel, notebook_progress
 from ontolab.obs._sinks import (
     EVENTS_LOGGER,
     JsonlSink,
@@ -86,6 +88,7 @@ __all__ = [
     "JsonlSink",
     "LogFormat",
     "LogSink",
+    "NotebookProgress",
     "bind_run_id",
     "configure_logging",
     "event_sinks",
@@ -94,7 +97,9 @@ __all__ = [
     "events_path",
     "export_events",
     "follow",
+    "in_jupyter_kernel",
     "log_position",
+    "notebook_progress",
     "process_registry",
     "read_jsonl",
     "render",

@@ -26,6 +26,7 @@ from ontolab.models import (
     RunReceipt,
     Source,
 )
+from ontolab.obs import notebook_progress
 from ontolab.pipeline._checks import Checked
 from ontolab.pipeline._run import Run, SettingsLike, resolve_settings, version_label
 from ontolab.plan import LOCK_FILENAME, PlanChange, diff_plans, read_lock, write_lock
@@ -70,14 +71,16 @@ def lock_plan(
     """Plan, make sure every item's bytes are in the store, and write ``ontolab.lock``.
 
     Pinning a sha256 needs the bytes, so items not yet stored are downloaded (once: the
-    store is content-addressed, so a following ``pull`` transfers nothing).
+    store is content-addressed, so a following ``pull`` transfers nothing). Inside a Jupyter
+    kernel, ``progress=None`` draws a tqdm bar per download (``ontolab.obs.NotebookProgress``).
     """
     cfg = resolve_settings(settings)
     with Run(cfg, "plan --lock", transport) as run:
         planned, _ = run.plan(ids)
         if planned.failures:
             return planned, Path()
-        results = run.fetcher(progress, validate=False).fetch(planned.items, jobs=cfg.http.jobs)
+        bars = progress if progress is not None else notebook_progress()
+        results = run.fetcher(bars, validate=False).fetch(planned.items, jobs=cfg.http.jobs)
         pinned: list[PlanItem] = []
         failures: list[PlanFailure] = []
         for result in results:
@@ -159,6 +162,9 @@ def pull(
     promote
         Make each new good version the live one (blue/green: the previous good version
         stays stored for ``rollback``). False stages only.
+    progress
+        Receives download progress; default: a tqdm bar per download inside a Jupyter
+        kernel (:class:`ontolab.obs.NotebookProgress`), nothing elsewhere.
 
     Each new version that validates goes through the gate suites (``gates:``); a failed
     gate rejects it, so the live version stays. When any version was judged, the catalog
@@ -178,9 +184,8 @@ def pull(
             )
         else:
             planned, _ = run.plan(ids)
-        results = run.fetcher(progress).fetch(
-            planned.items, force=force, jobs=jobs or cfg.http.jobs
-        )
+        bars = progress if progress is not None else notebook_progress()
+        results = run.fetcher(bars).fetch(planned.items, force=force, jobs=jobs or cfg.http.jobs)
         if run.checked:
             run.catalog_gates()
         live = run.recorder.live_versions()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ontolab._html import facts
 from ontolab.catalog import (
     FileRecord,
     ImportRecord,
@@ -61,6 +62,24 @@ class Checked:
     gates: GateReport | None = None
     catalog_gates: list[GateReport] = field(default_factory=list)
     message: str | None = None
+
+    def _repr_html_(self) -> str:
+        found = self.outcome
+        parts = [
+            facts(
+                f"{found.ontology} {found.version}",
+                [
+                    ("status", found.status),
+                    ("reason", found.error_code or found.reason),
+                    ("message", self.message),
+                ],
+            )
+        ]
+        parts += [report._repr_html_() for report in self.reports]
+        if self.gates is not None:
+            parts.append(self.gates._repr_html_())
+        parts += [report._repr_html_() for report in self.catalog_gates]
+        return "".join(parts)
 
 
 def _filename_hint(artifact: Artifact) -> str:

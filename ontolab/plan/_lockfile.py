@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ontolab._html import facts
 from ontolab._version import __version__
 from ontolab.errors import LockFileError
 from ontolab.models import PlanItem
@@ -99,6 +100,10 @@ class PlanChange:
             "change": self.change,
             "fields": {k: {"from": a, "to": b} for k, (a, b) in self.fields.items()},
         }
+
+    def _repr_html_(self) -> str:
+        moved = [(name, f"{a} → {b}") for name, (a, b) in self.fields.items()]
+        return facts(f"{self.ontology}: {self.change}", moved or [("change", self.change)])
 
 
 _COMPARED = ("version", "url", "expected_size", "version_iri", "etag")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from ontolab._html import facts
 
 Level = Literal["info", "warning", "error"]
 
@@ -117,7 +118,7 @@ class ValidationReport:
             ),
         ]
         rows += [(f"{msg.level}", f"{msg.code}: {msg.text}") for msg in self.messages]
-        return _table("ValidationReport", rows)
+        return facts("ValidationReport", rows)
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,4 @@ class ValidationResult:
         state = "skipped" if self.skipped else ("passed" if self.passed else "failed")
         rows = [("result", f"{state} in {self.duration_s:.2f} s"), ("reason", self.reason or "")]
         rows += [(msg.level, f"{msg.code}: {msg.text}") for msg in self.messages]
-        return _table(f"ValidationResult {self.validator}", rows)
-
-
-def _table(title: str, rows: list[tuple[str, str]]) -> str:
-    body = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in rows
-        if v
-    )
-    return f"<table><caption>{html.escape(title)}</caption>{body}</table>"
+        return facts(f"ValidationResult {self.validator}", rows)
