@@ -7,6 +7,8 @@ stays fast in a notebook and the CLI.
 from __future__ import annotations
 
 import logging
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from ontolab._version import __version__
@@ -79,6 +81,24 @@ _LAZY = {
     "OntolabSettings": "ontolab.settings",
     "load_settings": "ontolab.settings",
 }
+
+
+class _PublicModule(types.ModuleType):
+    """``ontolab`` itself: ``plan`` and ``validate`` stay the functions.
+
+    They share their names with the subpackages ``ontolab/plan/`` and
+    ``ontolab/validate/``, and importing a subpackage binds it on its parent; that binding
+    is skipped, so ``ontolab.plan(...)`` works after any import (``from ontolab.plan import
+    X`` reads ``sys.modules`` and is unaffected).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("plan", "validate") and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _PublicModule
 
 
 def __getattr__(name: str) -> Any:

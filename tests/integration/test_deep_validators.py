@@ -154,8 +154,11 @@ def test_entry_point_plugins_are_loaded_on_first_use(monkeypatch: pytest.MonkeyP
     class Counted(CountLines):
         name = "counted-lines"
 
+    from ontolab.validate import _registry
+
     monkeypatch.setattr(
-        "ontolab.validate._registry.entry_points",
+        _registry,
+        "entry_points",
         lambda group: [EntryPoint("counted-lines", f"{__name__}:_COUNTED", group)],
     )
     monkeypatch.setitem(globals(), "_COUNTED", Counted)

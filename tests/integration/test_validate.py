@@ -347,7 +347,9 @@ def test_subjects_split_across_a_file_are_merged(
 ) -> None:
     if too_many_repeats:
         # The sink stops remembering repeated subjects; the merge then checks every one.
-        monkeypatch.setattr("ontolab.validate._terms._MAX_CANDIDATES", 0)
+        from ontolab.validate import _terms
+
+        monkeypatch.setattr(_terms, "_MAX_CANDIDATES", 0)
     path = tmp_path / "split.ttl"
     path.write_text(
         "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import ontolab
@@ -43,3 +45,18 @@ def test_every_public_package_all_is_resolvable() -> None:
 def test_top_level_all_is_resolvable() -> None:
     for name in ontolab.__all__:
         assert getattr(ontolab, name) is not None
+
+
+def test_plan_and_validate_stay_functions_after_their_subpackages_are_imported() -> None:
+    # ontolab/plan/ and ontolab/validate/ share names with the public functions; importing
+    # a subpackage binds it on the parent, which once made `ontolab.plan(...)` a TypeError.
+    code = (
+        "import ontolab, ontolab.pipeline\n"
+        "from ontolab.plan import PlanChange\n"
+        "from ontolab.validate import validate_file\n"
+        "from ontolab import plan, validate\n"
+        "import ontolab.pipeline as p\n"
+        "assert ontolab.plan is plan is p.plan, ontolab.plan\n"
+        "assert ontolab.validate is validate is p.validate, ontolab.validate\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
