@@ -158,7 +158,13 @@ class _Download:
         if resume is not None:
             headers["Range"] = f"bytes={resume[0]}-"
             headers["If-Range"] = resume[1]
-        elif self.previous is not None and not self.force and self.store.has(self.previous.sha256):
+        elif (
+            self.previous is not None
+            and not self.force
+            and self.store.has(self.previous.sha256)
+            # A 304 would vouch for stored bytes that the pin rules out: fetch and compare.
+            and self.item.sha256 in (None, self.previous.sha256)
+        ):
             if self.previous.etag:
                 headers["If-None-Match"] = self.previous.etag
             if self.previous.last_modified:

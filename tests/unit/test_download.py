@@ -115,6 +115,20 @@ def test_pin_mismatch_stores_nothing(
     assert list(store.staging.iterdir()) == []
 
 
+def test_a_pin_the_stored_bytes_break_is_not_satisfied_by_a_304(
+    mock_session: Callable[..., HttpSession], store: ContentStore
+) -> None:
+    # A hand-edited lock file: the stored version is unchanged upstream, but its sha256
+    # is not the pinned one. A conditional GET would answer 304 and vouch for it.
+    server = Server()
+    session = mock_session(server)
+    first = download(session, store, item())
+    with pytest.raises(IntegrityError) as info:
+        download(session, store, item(sha256="0" * 64), previous=first.artifact)
+    assert info.value.code == "E_FETCH_PIN_MISMATCH"
+    assert "if-none-match" not in server.requests[-1].headers
+
+
 def test_pinned_bytes_already_stored_need_no_request(
     mock_session: Callable[..., HttpSession], store: ContentStore
 ) -> None:
