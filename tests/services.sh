@@ -1,9 +1,10 @@
 #!/bin/sh
 # Make sure the server programs the integration tests start for real are installed:
-# PostgreSQL (ontolab.testing.PostgresServer, a throwaway cluster) and Prometheus (scrapes
-# `ontolab serve`). Silent when they are already there; on Debian or Ubuntu, installs what is
-# missing with one apt-get update and one apt-get install, as root or through sudo; otherwise
-# says what to do.
+# PostgreSQL (ontolab.testing.PostgresServer, a throwaway cluster), Prometheus (scrapes
+# `ontolab serve`) and Chromium (Playwright drives it headless through JupyterLab; it never
+# downloads a browser of its own). Silent when they are already there; on Debian or Ubuntu,
+# installs what is missing with one apt-get update and one apt-get install, as root or
+# through sudo; otherwise says what to do.
 set -eu
 
 have_initdb() {
@@ -18,16 +19,21 @@ have_prometheus() {
 	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1
 }
 
+have_chromium() {
+	command -v chromium >/dev/null 2>&1
+}
+
 missing=""
 have_initdb || missing="$missing postgresql"
 have_prometheus || missing="$missing prometheus"
+have_chromium || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 
 fail() {
 	echo "services: $1" >&2
 	echo "services: install the Debian/Ubuntu packages:$missing (apt-get install$missing)," \
-		"so that initdb (or /usr/lib/postgresql/*/bin/initdb), prometheus and promtool exist," \
-		"then rerun make test" >&2
+		"so that initdb (or /usr/lib/postgresql/*/bin/initdb), prometheus, promtool and" \
+		"chromium exist, then rerun make test" >&2
 	exit 1
 }
 
@@ -49,6 +55,7 @@ $as_root env DEBIAN_FRONTEND=noninteractive \
 	fail "apt-get install$missing failed"
 have_initdb || fail "apt-get installed postgresql, but initdb is still missing"
 have_prometheus || fail "apt-get installed prometheus, but prometheus or promtool is missing"
+have_chromium || fail "apt-get installed chromium, but chromium is still missing"
 # The package's own service is not ours: tests start their own server on a free port.
 if command -v pkill >/dev/null 2>&1; then
 	$as_root pkill -x prometheus 2>/dev/null || true

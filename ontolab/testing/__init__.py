@@ -2,10 +2,10 @@
 
 ``Mirror`` imitates OBO PURLs, OLS4, BioPortal and static hosts on 127.0.0.1;
 ``write_synthetic_obo`` / ``write_synthetic_owl`` make deterministic ontologies of any
-size; ``PostgresServer`` and ``PrometheusServer`` run the real servers on loopback;
-``hpo_obo_path`` / ``kisao_owl_path`` / ``go_obo_path`` locate real ontologies shipped in
-wheels; ``open_workspace`` wires a project folder to a running mirror for notebooks;
-``ontolab.testing.releases`` derives broken HPO releases that the gates reject.
+size; ``PostgresServer``, ``PrometheusServer`` and ``JupyterLabServer`` run the real
+servers on loopback; ``hpo_obo_path`` / ``kisao_owl_path`` / ``go_obo_path`` locate real
+ontologies shipped in wheels; ``open_workspace`` wires a project folder to a running mirror
+for notebooks; ``ontolab.testing.releases`` derives broken HPO releases that the gates reject.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from ontolab.testing._mirror_model import Fault, RequestRecord
 from ontolab.testing._mirror_server import Mirror
 from ontolab.testing.corpus import go_obo_path, hpo_obo_path, kisao_owl_path
+from ontolab.testing.jupyter import JupyterLabServer
 from ontolab.testing.postgres import PostgresServer
 from ontolab.testing.prometheus import PrometheusServer
 from ontolab.testing.synthetic import write_synthetic_obo, write_synthetic_owl
@@ -22,6 +23,7 @@ from ontolab.testing.workspace import Workspace, open_workspace
 
 __all__ = [
     "Fault",
+    "JupyterLabServer",
     "Mirror",
     "PostgresServer",
     "PrometheusServer",
