@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= .demo
 
-.PHONY: venv bytecode demo test unit lint services bench clean
+.PHONY: venv bytecode demo test unit lint services bench docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ontolab needs Python 3.11+ (set PYTHON=python3.11)")'
@@ -41,6 +41,10 @@ unit: $(STAMP)
 
 bench: $(STAMP) bytecode
 	$(BIN)/python -m benchmarks
+
+# Regenerates the generated docs; tests/unit/test_docs_cli.py fails until this has run.
+docs: $(STAMP)
+	$(BIN)/python -m ontolab.cli._reference > docs/cli-reference.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -139,31 +139,43 @@ class PlanError(OntolabError):
 
 
 class UnknownOntology(PlanError, Terminal):
+    """No such ontology or version: unknown id, never pulled, or nothing live."""
+
     default_code = "E_PLAN_UNKNOWN_ONTOLOGY"
     reason = "not_found"
 
 
 class ResolverUnavailable(PlanError, Transient):
+    """A resolver's API failed; the next resolver in the chain is tried."""
+
     default_code = "E_PLAN_RESOLVER_UNAVAILABLE"
     reason = "network"
 
 
 class NoDownloadableFile(PlanError, Terminal):
+    """The source resolves, but no file to download was found."""
+
     default_code = "E_PLAN_NO_FILE"
     reason = "not_found"
 
 
 class BioPortalAuthError(PlanError, Terminal):
+    """The BioPortal API key is missing or was rejected."""
+
     default_code = "E_BIOPORTAL_AUTH"
     reason = "auth"
 
 
 class LicenceRestricted(PlanError, Terminal):
+    """BioPortal restricts the ontology by licence (403)."""
+
     default_code = "E_BIOPORTAL_LICENCE"
     reason = "licence_restricted"
 
 
 class LockFileError(PlanError, Terminal):
+    """``ontolab.lock`` is missing or malformed (exit 2)."""
+
     default_code = "E_LOCKFILE"
     reason = "config"
 
@@ -215,6 +227,8 @@ class ServerError(HTTPStatusError, Transient):
 
 
 class TooManyRedirects(FetchError, Terminal):
+    """A redirect loop, or more hops than ``http.max_redirects``."""
+
     default_code = "E_NET_TOO_MANY_REDIRECTS"
 
 
@@ -246,21 +260,29 @@ class ValidationFailed(OntolabError, Terminal):
 
 
 class NotAnOntology(ValidationFailed):
+    """The file is an HTML page, declares no terms, or matches no ontology syntax."""
+
     default_code = "E_FORMAT_UNKNOWN"
     reason = "not_an_ontology"
 
 
 class OntologyParseError(ValidationFailed):
+    """The parser rejected the file; the message gives the position."""
+
     default_code = "E_PARSE"
     reason = "parse_error"
 
 
 class UnsafeXML(ValidationFailed):
+    """Hostile XML: entity expansion (billion laughs) or external entities (XXE)."""
+
     default_code = "E_XML_UNSAFE"
     reason = "unsafe_xml"
 
 
 class ImportUnresolved(ValidationFailed):
+    """An ``owl:imports`` could not be fetched (rejects only in strict mode)."""
+
     default_code = "E_IMPORT_UNRESOLVED"
     reason = "import_unresolved"
 
