@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
-from types import TracebackType
 from typing import Any
 
 from ontolab.testing._mirror_api import release_path
@@ -23,6 +22,7 @@ from ontolab.testing._mirror_model import (
     RequestRecord,
 )
 from ontolab.testing._mirror_state import MirrorState
+from ontolab.testing._process import ManagedServer
 
 __all__ = ["Mirror", "MirrorServer"]
 
@@ -79,7 +79,7 @@ class MirrorServer(ThreadingHTTPServer):
             logger.exception("mirror handler crashed serving %s", client_address)
 
 
-class Mirror:
+class Mirror(ManagedServer):
     """A local HTTP server that imitates the hosts ontologies are downloaded from.
 
     One server on ``127.0.0.1`` answers OBO PURLs (``/obo/{id}.owl`` redirecting to
@@ -150,17 +150,6 @@ class Mirror:
                 thread.join(timeout=5.0)
             self._server, self._thread, self._stopped = None, None, True
         self._files.close()
-
-    def __enter__(self) -> Mirror:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -11,24 +11,18 @@ crashed test leaves nothing running.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from ontolab.testing.postgres import free_port
+from ontolab.testing._process import ManagedServer, ServerProcess
 
 __all__ = ["JupyterLabServer"]
 
@@ -60,7 +54,7 @@ sys.exit(main())
 _DISABLED_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
 
 
-class JupyterLabServer:
+class JupyterLabServer(ManagedServer):
     """JupyterLab serving ``root_dir`` on 127.0.0.1, with a random token.
 
     Parameters
@@ -98,76 +92,46 @@ class JupyterLabServer:
         self.python = python or sys.executable
         self.env = dict(os.environ if env is None else env)
         self._timeout_s = timeout_s
-        self._home: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._port: int | None = None
-        self._log: BinaryIO | None = None
+        self._proc = ServerProcess(
+            "jupyter lab",
+            prefix="ontolab-jupyter-",
+            log_name="jupyterlab.log",
+            stop_grace_s=_STOP_GRACE_S,
+            log_tail_chars=_LOG_TAIL_CHARS,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> JupyterLabServer:
         """Start JupyterLab and wait until its API answers; return ``self``."""
-        if self._process is not None:
+        if self._proc.process is not None:
             raise RuntimeError("this JupyterLabServer is already running")
         if not self.root_dir.is_dir():
             raise RuntimeError(f"JupyterLab root directory {self.root_dir} does not exist")
-        home = Path(tempfile.mkdtemp(prefix="ontolab-jupyter-"))
-        self._home = home
-        atexit.register(self.stop)
-        env = self._environment(home)
-        self._port = free_port()
-        self._log = (home / "jupyterlab.log").open("wb")
-        self._process = subprocess.Popen(
+        env = self._environment(self._proc.open())
+        self._proc.spawn(
             [self.python, "-c", _LAUNCHER, str(self.lifetime_s), str(_STOP_GRACE_S), *self.argv()],
+            ready=self._answers,
+            timeout_s=self._timeout_s,
+            poll_s=0.2,
+            not_ready="did not answer /api/status",
             cwd=self.root_dir,
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            stdout_to_log=True,
         )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def stop(self) -> None:
         """Stop the server (and so its kernels) and delete its directory; safe to call twice."""
-        atexit.unregister(self.stop)
-        process, home = self._process, self._home
-        self._process, self._home, self._port = None, None, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(_STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if home is not None:
-            shutil.rmtree(home, ignore_errors=True)
-
-    def __enter__(self) -> JupyterLabServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._proc.stop()
 
     # -- what it is -------------------------------------------------------------------------
     def argv(self) -> list[str]:
         """The ``jupyter lab`` options: loopback, this port and token, no browser, no news."""
-        if self._port is None:
+        if self._proc.port is None:
             raise RuntimeError("the JupyterLabServer is not running; call start() or use `with`")
         return [
             f"--ServerApp.ip={_HOST}",
-            f"--ServerApp.port={self._port}",
+            f"--ServerApp.port={self._proc.port}",
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root_dir}",
@@ -184,9 +148,9 @@ class JupyterLabServer:
     @property
     def port(self) -> int:
         """The TCP port on 127.0.0.1."""
-        if self._port is None:
+        if self._proc.port is None:
             raise RuntimeError("the JupyterLabServer is not running; call start() or use `with`")
-        return self._port
+        return self._proc.port
 
     @property
     def url(self) -> str:
@@ -200,13 +164,7 @@ class JupyterLabServer:
 
     def log_tail(self) -> str:
         """The end of the server's log, for failure messages."""
-        if self._home is None:
-            return ""
-        try:
-            text = (self._home / "jupyterlab.log").read_text(errors="replace")
-        except OSError:
-            return ""
-        return text[-_LOG_TAIL_CHARS:]
+        return self._proc.log_tail()
 
     # -- asking it --------------------------------------------------------------------------
     def api(self, path: str) -> Any:
@@ -223,10 +181,10 @@ class JupyterLabServer:
         """The command lines of the kernels this server runs right now."""
         import psutil
 
-        if self._process is None:
+        if self._proc.process is None:
             return []
         commands = []
-        for child in psutil.Process(self._process.pid).children(recursive=True):
+        for child in psutil.Process(self._proc.process.pid).children(recursive=True):
             try:
                 cmdline = child.cmdline()
             except psutil.Error:
@@ -258,21 +216,9 @@ class JupyterLabServer:
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(home / "workspaces")
         return env
 
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self._timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"jupyter lab exited with {self._process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                self.api("status")
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            else:
-                return
-        raise RuntimeError(
-            f"jupyter lab did not answer /api/status within {self._timeout_s:.0f}s:\n"
-            f"{self.log_tail()}"
-        )
+    def _answers(self) -> bool:
+        try:
+            self.api("status")
+        except httpx.HTTPError:
+            return False
+        return True

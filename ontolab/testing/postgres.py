@@ -15,13 +15,13 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
+
+from ontolab.testing._process import ManagedServer, free_port
 
 __all__ = ["PostgresServer"]
 
@@ -67,14 +67,7 @@ def _is_server_bin_dir(bin_dir: Path) -> bool:
     return all(os.access(bin_dir / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres"))
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (for a test server)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class PostgresServer:
+class PostgresServer(ManagedServer):
     """A PostgreSQL cluster in a temporary directory, listening on 127.0.0.1 only.
 
     Parameters
@@ -160,17 +153,6 @@ class PostgresServer:
         finally:
             self._root, self._port = None, None
             shutil.rmtree(root, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

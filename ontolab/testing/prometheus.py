@@ -9,28 +9,25 @@ interval, so a test can watch an alert go pending and firing.
 
 from __future__ import annotations
 
-import atexit
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 import httpx
 import yaml
 
-from ontolab.testing.postgres import free_port
+from ontolab.testing._process import ManagedServer, ServerProcess
 
 __all__ = ["PrometheusServer"]
 
 _HOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 3000
+_STOP_GRACE_S = 10.0
 
 
-class PrometheusServer:
+class PrometheusServer(ManagedServer):
     """Prometheus scraping ``targets`` (``host:port`` on loopback), listening on 127.0.0.1.
 
     Parameters
@@ -61,15 +58,18 @@ class PrometheusServer:
         self.rule_files = [Path(p).resolve() for p in rule_files]
         self._binary = binary
         self._timeout_s = timeout_s
-        self._root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._port: int | None = None
-        self._log: BinaryIO | None = None
+        self._proc = ServerProcess(
+            "prometheus",
+            prefix="ontolab-prom-",
+            log_name="prometheus.log",
+            stop_grace_s=_STOP_GRACE_S,
+            log_tail_chars=_LOG_TAIL_CHARS,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> PrometheusServer:
         """Write the config, start Prometheus and wait until it is ready; return ``self``."""
-        if self._process is not None:
+        if self._proc.process is not None:
             raise RuntimeError("this PrometheusServer is already running")
         binary = self._binary or shutil.which("prometheus")
         if binary is None:
@@ -77,60 +77,28 @@ class PrometheusServer:
                 "prometheus not found on PATH; install it (`apt-get install prometheus`, "
                 "which `make test` does as root)"
             )
-        root = Path(tempfile.mkdtemp(prefix="ontolab-prom-"))
-        self._root = root
-        atexit.register(self.stop)
+        root = self._proc.open()
         config = root / "prometheus.yml"
         config.write_text(yaml.safe_dump(self.config()))
-        self._port = free_port()
-        self._log = (root / "prometheus.log").open("wb")
-        self._process = subprocess.Popen(
+        self._proc.spawn(
             [
                 binary,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={root / 'data'}",
-                f"--web.listen-address={_HOST}:{self._port}",
+                f"--web.listen-address={_HOST}:{self._proc.port}",
                 "--web.enable-lifecycle",
                 "--log.level=warn",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
+            ready=self._ready,
+            timeout_s=self._timeout_s,
+            poll_s=0.1,
+            not_ready="not ready",
         )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def stop(self) -> None:
         """Stop the server and delete its directory; safe to call twice."""
-        atexit.unregister(self.stop)
-        process, root = self._process, self._root
-        self._process, self._root, self._port = None, None, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if root is not None:
-            shutil.rmtree(root, ignore_errors=True)
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._proc.stop()
 
     # -- what it is -------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -152,18 +120,13 @@ class PrometheusServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        if self._port is None:
+        if self._proc.port is None:
             raise RuntimeError("the PrometheusServer is not running; call start() or use `with`")
-        return f"http://{_HOST}:{self._port}"
+        return f"http://{_HOST}:{self._proc.port}"
 
     def log_tail(self) -> str:
         """The end of the server's log, for failure messages."""
-        if self._root is None:
-            return ""
-        try:
-            return (self._root / "prometheus.log").read_text(errors="replace")[-_LOG_TAIL_CHARS:]
-        except OSError:
-            return ""
+        return self._proc.log_tail()
 
     # -- asking it --------------------------------------------------------------------------
     def api(self, path: str, **params: str) -> Any:
@@ -197,20 +160,8 @@ class PrometheusServer:
         """Active alerts (pending and firing) with their labels and state."""
         return list(self.api("alerts")["alerts"])
 
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self._timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with {self._process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"prometheus not ready within {self._timeout_s:.0f}s:\n{self.log_tail()}"
-        )
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
