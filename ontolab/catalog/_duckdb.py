@@ -10,7 +10,8 @@ pull goes on to parse ontologies in C code that holds the GIL for seconds (fasto
 HPO): a writer that lingered would keep everyone out that long, a minute for a big ontology.
 
 A process that finds the file locked retries with backoff and leaves a note
-(``<catalog>.wanted``, its pid, touched on every retry, removed once it gets in). Every process
+(``<catalog>.wanted``, naming it by host, pid and a random part: two containers sharing a
+volume are both pid 1; touched on every retry, removed once it gets in). Every process
 checks for a fresh note from someone else after each unit (and closes at once instead of
 idling) and before the next one (closes if need be, and steps aside until that waiter is in),
 so a notebook querying in a loop and two pulls all make progress. Waiting longer than the lock
@@ -20,8 +21,11 @@ timeout gives ``E_CATALOG_LOCKED`` instead of an obscure failure.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
+import secrets
+import socket
 import threading
 import time
 import weakref
@@ -86,6 +90,18 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
 def _is_config_conflict(exc: duckdb.Error) -> bool:
     # This process already has the file open read-write; a read-only open must share that.
     return "different configuration" in str(exc)
+
+
+def process_identity() -> str:
+    """This process in a ``.wanted`` note: host, pid and a random part, fixed per process."""
+    return _identity(os.getpid())
+
+
+@functools.cache
+def _identity(pid: int) -> str:
+    # A forked child gets its own pid, so its own entry; the host and the random part tell
+    # apart processes that share a pid (pid 1 in every container on one volume).
+    return f"{socket.gethostname()}:{pid}:{secrets.token_hex(4)}"
 
 
 class DuckDBCatalog(CatalogBackend):
@@ -271,26 +287,26 @@ class DuckDBCatalog(CatalogBackend):
     def _leave_note(self) -> None:
         # In a read-only directory waiting still works, only less fairly.
         with contextlib.suppress(OSError):
-            self._wanted.write_text(str(os.getpid()))
+            self._wanted.write_text(process_identity())
 
     def _take_note_back(self) -> None:
         """In at last: remove the note, so whoever stepped aside for us knows at once."""
         with contextlib.suppress(OSError):
-            if self._wanted.read_text().strip() == str(os.getpid()):
+            if self._wanted.read_text().strip() == process_identity():
                 self._wanted.unlink()
 
     def _waiter(self) -> str | None:
-        """The pid in a fresh note from another process (refused the file just now), if any.
+        """Who left a fresh note, if another process did (it was refused the file just now).
 
-        A note caught mid-write reads empty: someone waits, pid unknown (``""``).
+        A note caught mid-write reads empty: someone waits, who is unknown (``""``).
         """
         try:
             if time.time() - self._wanted.stat().st_mtime > WANTED_FRESH_S:
                 return None
-            pid = self._wanted.read_text().strip()
+            who = self._wanted.read_text().strip()
         except (OSError, ValueError):
             return None
-        return None if pid == str(os.getpid()) else pid
+        return None if who == process_identity() else who
 
     def _step_aside(self, waiter: str) -> None:
         """Having closed for ``waiter``: wait until it is in (its note is gone, stale or

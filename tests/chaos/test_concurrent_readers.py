@@ -323,3 +323,19 @@ def test_a_writer_busy_between_transactions_does_not_keep_readers_out(catalog_ur
     waited, writer_busy = time_to_read(path, "")
     assert writer_busy, "the writer finished too soon for this test to show anything"
     assert waited < 1.0
+
+
+def test_a_waiter_with_the_same_pid_in_another_container_is_stepped_aside_for(
+    tmp_path: Path,
+) -> None:
+    # Two containers on one volume are both pid 1: a note naming only the pid would read as
+    # this process's own, and the holder would never step aside for the waiter.
+    from ontolab.catalog._duckdb import DuckDBCatalog, process_identity
+
+    catalog = DuckDBCatalog(tmp_path / "catalog.duckdb")
+    note = tmp_path / "catalog.duckdb.wanted"
+    note.write_text(f"other-container:{os.getpid()}:0badcafe")
+    assert catalog._waiter() == f"other-container:{os.getpid()}:0badcafe"
+    note.write_text(process_identity())  # this process's own note is not someone waiting
+    assert catalog._waiter() is None
+    assert process_identity().split(":")[1] == str(os.getpid())
