@@ -149,6 +149,18 @@ class ObsSettings(_Section):
         "(default: data_dir/metrics/ontolab.prom).",
     )
     write_textfile: bool = Field(True, description="Write the metrics textfile at all.")
+    default_cadence: str | None = Field(
+        None,
+        description="How often each ontology should be pulled successfully, unless its own "
+        "'cadence' says (default: service.refresh_every, else '1d'); exported for alerts.",
+    )
+
+    @field_validator("default_cadence")
+    @classmethod
+    def _cadence_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value, where="obs.default_cadence")
+        return value
 
 
 class ServiceSettings(_Section):
@@ -282,6 +294,17 @@ class OntologyConfig(_Section):
     gates: OntologyGates = Field(
         default_factory=OntologyGates, description="Threshold overrides, or enabled: false."
     )
+    cadence: str | None = Field(
+        None,
+        description="How often a pull should succeed ('1d', '7d'); default obs.default_cadence.",
+    )
+
+    @field_validator("cadence")
+    @classmethod
+    def _cadence_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value, where="cadence")
+        return value
 
     @field_validator("sha256")
     @classmethod
@@ -361,6 +384,12 @@ class OntolabSettings(BaseModel):
         if not self.obs.write_textfile:
             return None
         return self.obs.metrics_textfile or self.data_dir / "metrics" / "ontolab.prom"
+
+    def cadences(self) -> dict[str, float]:
+        """Each configured ontology's expected cadence in seconds: its ``cadence``, else
+        ``obs.default_cadence``, else ``service.refresh_every``, else one day."""
+        fallback = self.obs.default_cadence or self.service.refresh_every or "1d"
+        return {o.id: parse_duration(o.cadence or fallback) for o in self.ontologies}
 
     def ontology(self, ontology_id: str) -> OntologyConfig | None:
         """The config entry for ``ontology_id`` (case-insensitive), if any."""

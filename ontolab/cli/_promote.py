@@ -18,6 +18,7 @@ from ontolab.errors import CatalogError
 
 if TYPE_CHECKING:
     from ontolab.catalog import CatalogBackend, Promotion
+    from ontolab.settings import OntolabSettings
 
 log = logging.getLogger("ontolab.cli")
 
@@ -57,20 +58,21 @@ def _moved(config: Path | None, move: Any) -> Promotion:
                     payload={"previous": done.previous, "actor": done.actor},
                 )
             )
-            _write_textfile(catalog, settings.metrics_textfile)
+            _write_textfile(catalog, settings)
         return done
     finally:
         catalog.close()
 
 
-def _write_textfile(catalog: CatalogBackend, path: Path | None) -> None:
+def _write_textfile(catalog: CatalogBackend, settings: OntolabSettings) -> None:
     """Refresh the metrics textfile (the live version moved); never fails the command."""
+    path = settings.metrics_textfile
     if path is None:
         return
     try:
         from ontolab.obs import write_textfile
 
-        write_textfile(catalog, path)
+        write_textfile(catalog, path, settings)
     except Exception:  # the pointer has moved; a metrics file must not turn that into an error
         log.warning("cannot write the metrics textfile %s", path, exc_info=True)
 

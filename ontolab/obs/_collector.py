@@ -3,10 +3,11 @@
 The catalog is the source of truth shared by every process (a cron pull, the service), so
 counters here are totals over the ``events`` table since the catalog began (they drop only
 when ``prune`` deletes events, which Prometheus treats as a counter reset), and the freshness
-gauges come from ``latest``, ``versions`` and ``terms``. Seven aggregate queries per scrape, in
+gauges come from ``latest``, ``versions`` and ``terms``. Nine aggregate queries per scrape, in
 the SQL subset DuckDB and PostgreSQL share; payload fields are read from the JSON text by
 each backend's own JSON function (:meth:`~ontolab.catalog.CatalogBackend.json_text`), so only
-aggregates leave the database.
+aggregates leave the database. The one metric not read from the catalog, each configured
+ontology's expected cadence, comes from the settings the collector was given.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -153,6 +154,26 @@ WHERE r.command = 'pull'
   AND (e.event = 'validate.good' OR (e.event = 'fetch.unchanged' AND v.status = 'good'))
 GROUP BY e.ontology
 """
+# Pull runs that failed an ontology (it could not be planned, fetched or read) since its
+# last successful pull: "failing repeatedly" without a time window. A rejection is not a
+# failure here: the gates worked, and the rejected-release alert covers it.
+FAILED_PULLS_SQL = f"""
+SELECT f.ontology, count(DISTINCT f.run_id) AS n
+FROM events f
+JOIN runs r ON r.run_id = f.run_id
+LEFT JOIN ({LAST_PULL_SQL}) AS s ON s.ontology = f.ontology
+WHERE r.command = 'pull' AND f.ontology IS NOT NULL
+  AND f.event IN ('plan.failed', 'fetch.failed', 'validate.failed')
+  AND (s.ts IS NULL OR f.ts > s.ts)
+GROUP BY f.ontology
+"""  # noqa: S608 -- constants only
+# The newest recorded version of each ontology (the one ontolab_upstream_newer compares).
+NEWEST_SQL = """
+SELECT v.ontology, v.version, v.status
+FROM versions v
+JOIN (SELECT ontology, max(created_at) AS newest FROM versions GROUP BY ontology) AS n
+  ON n.ontology = v.ontology AND n.newest = v.created_at
+"""
 SCHEMA_SQL = "SELECT coalesce(max(version), 0) FROM schema_version"
 
 # Catalog location -> the last scrape error logged, so a catalog that stays down is logged
@@ -187,10 +208,17 @@ class CatalogCollector(Collector):
     ----------
     catalog
         The catalog to read (a read-only handle is enough).
+    cadences
+        Expected cadence in seconds by ontology id
+        (:meth:`~ontolab.settings.OntolabSettings.cadences`), exported as
+        ``ontolab_expected_cadence_seconds`` whether or not the catalog can be read.
     """
 
-    def __init__(self, catalog: CatalogBackend) -> None:
+    def __init__(
+        self, catalog: CatalogBackend, cadences: Mapping[str, float] | None = None
+    ) -> None:
         self.catalog = catalog
+        self.cadences = dict(cadences or {})
 
     def describe(self) -> Iterable[Metric]:
         # Registering must not query the catalog: describe nothing.
@@ -214,6 +242,15 @@ class CatalogCollector(Collector):
             "ontolab_catalog_up", "1 when the catalog could be read at this scrape, else 0.", up
         )
         yield from families
+        if self.cadences:
+            cadence = GaugeMetricFamily(
+                "ontolab_expected_cadence_seconds",
+                "How often a pull of the ontology should succeed (its cadence setting).",
+                labels=["ontology"],
+            )
+            for ontology, seconds in sorted(self.cadences.items()):
+                cadence.add_metric([ontology], seconds)
+            yield cadence
         yield GaugeMetricFamily(
             "ontolab_catalog_scrape_seconds",
             "Time spent reading the catalog for this scrape.",
@@ -236,6 +273,8 @@ class CatalogCollector(Collector):
             versions = con.execute(VERSIONS_SQL).fetchall()
             live = con.execute(LIVE_SQL).fetchall()
             pulls = con.execute(LAST_PULL_SQL).fetchall()
+            failed = con.execute(FAILED_PULLS_SQL).fetchall()
+            newest = con.execute(NEWEST_SQL).fetchall()
             schema = _scalar(con, SCHEMA_SQL)
         now = time.time()
         yield GaugeMetricFamily(
@@ -244,6 +283,7 @@ class CatalogCollector(Collector):
         yield from _event_families(events, details)
         yield _durations(durations)
         yield from _freshness(versions, live, pulls, now)
+        yield from _health(pulls, failed, newest)
 
 
 def _scalar(con: Connection, sql: str) -> float:
@@ -417,3 +457,30 @@ def _freshness(
     for ontology, ts in sorted(pulls, key=lambda r: r[0]):
         last.add_metric([ontology], _epoch(ts))
     yield last
+
+
+def _health(pulls: list[Any], failed: list[Any], newest: list[Any]) -> Iterator[Metric]:
+    failures = GaugeMetricFamily(
+        "ontolab_failed_pulls_since_success",
+        "Pull runs that failed the ontology (plan, fetch or read) since its last successful pull.",
+        labels=["ontology"],
+    )
+    counts = {str(ontology): 0.0 for ontology, _ in pulls}
+    counts.update({str(ontology): float(n) for ontology, n in failed})
+    for ontology, n in sorted(counts.items()):
+        failures.add_metric([ontology], n)
+    yield failures
+
+    info = GaugeMetricFamily(
+        "ontolab_newest_version_info",
+        "1 for the newest recorded version of each ontology, with its status.",
+        labels=["ontology", "version", "status"],
+    )
+    # Two versions recorded in the same instant: the greater label wins, the same every scrape.
+    chosen: dict[str, tuple[str, str]] = {}
+    for ontology, version, status in newest:
+        if ontology not in chosen or version > chosen[ontology][0]:
+            chosen[ontology] = (version, status)
+    for ontology, (version, status) in sorted(chosen.items()):
+        info.add_metric([ontology, version, status], 1.0)
+    yield info

@@ -30,6 +30,7 @@ from ontolab.obs._timing import on_transaction
 
 if TYPE_CHECKING:
     from ontolab.catalog import CatalogBackend
+    from ontolab.settings import OntolabSettings
 
 __all__ = [
     "CONTENT_TYPE",
@@ -102,25 +103,45 @@ class _Chain(Collector):
             yield from collector.collect()
 
 
-def render(catalog: CatalogBackend) -> bytes:
+def render(
+    catalog: CatalogBackend,
+    settings: OntolabSettings | None = None,
+    *,
+    extra: Iterable[Collector] = (),
+) -> bytes:
     """The text exposition of the process registry plus the catalog's metrics.
 
     Never raises for an unreadable catalog: ``ontolab_catalog_up`` is 0 then and the
     catalog-derived families are left out.
+
+    Parameters
+    ----------
+    catalog
+        The catalog to read.
+    settings
+        When given, each configured ontology's expected cadence is exported too
+        (``ontolab_expected_cadence_seconds``, which the stale-mirror alert compares with).
+    extra
+        More collectors to include (the service adds its readiness and disk gauges).
     """
-    return generate_latest(_Chain((process_registry(), CatalogCollector(catalog))))
+    cadences = settings.cadences() if settings is not None else None
+    collectors = (process_registry(), CatalogCollector(catalog, cadences), *extra)
+    return generate_latest(_Chain(collectors))
 
 
-def write_textfile(catalog: CatalogBackend, path: Path) -> None:
+def write_textfile(
+    catalog: CatalogBackend, path: Path, settings: OntolabSettings | None = None
+) -> None:
     """Write :func:`render`'s output to ``path`` for a node-exporter textfile collector.
 
     Atomic (a temporary file in the same directory, then a rename), so the collector never
     reads half a file. An ``OSError`` is logged (once per path per process), never raised: a
-    metrics file must not fail the command that wrote it.
+    metrics file must not fail the command that wrote it. ``settings`` adds the expected
+    cadences, as for :func:`render`.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        body = render(catalog)
+        body = render(catalog, settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(body)
         os.replace(tmp, path)

@@ -131,7 +131,7 @@ class Run:
         try:
             from ontolab.obs import write_textfile
 
-            write_textfile(self.catalog, path)
+            write_textfile(self.catalog, path, self.settings)
         except Exception:  # metrics must never fail the command that ran
             log.warning("cannot write the metrics textfile %s", path, exc_info=True)
 

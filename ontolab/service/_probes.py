@@ -63,11 +63,18 @@ def build_probes() -> APIRouter:
         },
     )
     async def metrics(request: Request) -> Response:
-        """Prometheus metrics: the catalog's (pulls, failures, freshness) and this process's
-        (API requests, catalog transactions)."""
+        """Prometheus metrics: the catalog's (pulls, failures, freshness), the expected
+        cadences, readiness and free disk, and this process's (API requests, transactions)."""
         from ontolab.obs._metrics import CONTENT_TYPE, render
+        from ontolab.service._health import HealthCollector
 
-        body = await run_in_threadpool(render, request.app.state.metrics_catalog)
+        settings = request.app.state.settings
+        body = await run_in_threadpool(
+            render,
+            request.app.state.metrics_catalog,
+            settings,
+            extra=(HealthCollector(settings),),
+        )
         return Response(body, media_type=CONTENT_TYPE)
 
     return router
