@@ -24,10 +24,15 @@ venv: $(STAMP)
 demo: $(STAMP) bytecode
 	$(BIN)/python -m ontolab.testing.demo --dir $(DEMO_DIR)
 
+# deploy/'s Python: the extensionless scripts are named, ruff would skip them otherwise.
+DEPLOY_PY := deploy/scripts/switch deploy/scripts/canary deploy/scripts/rollback \
+	deploy/scripts/_traffic.py deploy/grafana/_dashboard.py deploy/grafana/generate.py
+
 lint: $(STAMP)
-	$(BIN)/ruff format --check ontolab tests benchmarks
-	$(BIN)/ruff check ontolab tests benchmarks
+	$(BIN)/ruff format --check ontolab tests benchmarks $(DEPLOY_PY)
+	$(BIN)/ruff check ontolab tests benchmarks $(DEPLOY_PY)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict --scripts-are-modules $(DEPLOY_PY)
 
 # Integration tests start their own PostgreSQL; this installs the server programs if missing.
 services:
