@@ -12,6 +12,9 @@ from typing import Any, Literal
 from ontolab._html import facts, grid
 
 Outcome = Literal["fetched", "unchanged", "failed", "rejected", "planned"]
+# A catalog version's state, in one order for every face: typing caches `Literal[...] | None`
+# by set equality, so a second spelling in another order would change the CLI's --help.
+VersionStatus = Literal["staged", "good", "rejected", "failed"]
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ontolab.catalog._backend import CatalogBackend, Connection, utcnow
 from ontolab.catalog._latest import Promotion, demote, live_version, promote_in
+from ontolab.models import VersionStatus
 
-Status = Literal["staged", "good", "rejected", "failed"]
+Status = VersionStatus
 
 
 @dataclass(frozen=True)

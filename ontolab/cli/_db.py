@@ -21,6 +21,7 @@ import typer
 from ontolab.cli._options import ConfigOption, JsonOption, catalog_for, settings_from
 from ontolab.cli._output import emit_json, err_console, guarded, human_size, out_console
 from ontolab.errors import ConfigError
+from ontolab.models import VersionStatus
 
 if TYPE_CHECKING:
     from ontolab.catalog import CatalogBackend
@@ -227,7 +228,7 @@ def versions(
     ontology: IdArgument = None,
     version: VersionOption = None,
     status: Annotated[
-        Literal["staged", "good", "rejected", "failed"] | None,
+        VersionStatus | None,
         typer.Option("--status", help="Only versions in this state."),
     ] = None,
     since: SinceOption = None,

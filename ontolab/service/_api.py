@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ontolab.catalog import listings
+from ontolab.models import VersionStatus
 from ontolab.service._files import add_file_routes
 from ontolab.service._models import (
     DiffPage,
@@ -32,7 +33,7 @@ from ontolab.settings import OntolabSettings
 
 __all__ = ["build_router"]
 
-Status = Literal["good", "rejected", "failed", "staged"]
+Status = VersionStatus
 Level = Literal["debug", "info", "warning", "error"]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from ontolab.cli import _reference
@@ -29,6 +31,26 @@ def _named_by(path: tuple[str, ...], headings: list[str]) -> bool:
 def test_cli_reference_is_current() -> None:
     checked_in = (ROOT / "docs" / "cli-reference.md").read_text()
     assert checked_in == _reference.render(), "docs/cli-reference.md is out of date: run make docs"
+
+
+def test_help_does_not_depend_on_what_else_is_imported(tmp_path: Path) -> None:
+    # typing caches `Literal[...] | None` by set equality: a module spelling the same choices
+    # in another order, imported first, reordered --help choices (seen only in the full run).
+    code = (
+        "import importlib, pkgutil, sys, ontolab\n"
+        "for m in pkgutil.walk_packages(ontolab.__path__, 'ontolab.'):\n"
+        "    if not m.name.endswith('__main__') and '.testing.' not in m.name:\n"
+        "        importlib.import_module(m.name)\n"
+        "from ontolab.service import create_app\n"
+        "from ontolab.settings import load_settings\n"
+        "create_app(load_settings(environ={}, data_dir=sys.argv[1]))  # routes: annotations\n"
+        "from ontolab.cli import _reference\n"
+        "sys.stdout.write(_reference.render())\n"
+    )
+    rendered = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True, text=True
+    ).stdout
+    assert rendered == (ROOT / "docs" / "cli-reference.md").read_text()
 
 
 def test_reference_renders_every_command_and_sub_command() -> None:
