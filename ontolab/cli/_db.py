@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from ontolab._sizes import human_size
 from ontolab.cli._options import ConfigOption, JsonOption, catalog_for, settings_from
-from ontolab.cli._output import emit_json, err_console, guarded, human_size, out_console
+from ontolab.cli._output import emit_json, err_console, guarded, out_console
 from ontolab.errors import ConfigError
 from ontolab.models import VersionStatus
 

@@ -105,17 +105,6 @@ def setup_logging(level: str, log_format: LogFormat = "console") -> None:
     configure_logging(level, log_format)
 
 
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
-
-
 class RichProgress:
     """Download bars on stderr; drawn only for a terminal (a pipe or a log gets none)."""
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ontolab._sizes import human_size
 from ontolab.cli._options import ConfigOption, IdsArgument, JsonOption, settings_from
 from ontolab.cli._output import (
     EXIT_FAILED,
@@ -14,7 +15,6 @@ from ontolab.cli._output import (
     emit_json,
     exit_code_for_rows,
     guarded,
-    human_size,
     out_console,
     progress_bars,
 )

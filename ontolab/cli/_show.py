@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ontolab._sizes import human_size
 from ontolab.cli._options import ConfigOption, JsonOption, settings_from
-from ontolab.cli._output import EXIT_FAILED, EXIT_OK, emit_json, guarded, human_size, out_console
+from ontolab.cli._output import EXIT_FAILED, EXIT_OK, emit_json, guarded, out_console
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ontolab._html import cell, facts, grid
+from ontolab._sizes import human_size
 from ontolab.query import Overview, TermDiff
 
 __all__ = [
@@ -35,14 +36,7 @@ def message(text: str, *, kind: str = "info") -> str:
 
 
 def _size(value: Any) -> str:
-    if value is None:
-        return ""
-    size = float(value)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"  # pragma: no cover - the loop returns at GB
+    return human_size(None if value is None else float(value), missing="")
 
 
 def _when(value: Any) -> str:
